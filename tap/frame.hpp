@@ -209,10 +209,11 @@ std::size_t write_udp_headers(std::span<std::byte> frame, const Mac& src_mac, co
 // ICMP (IPv4 source) or ICMPv6 (IPv6 source) message from `src` to `dst`
 // with the given type and code; `id` and `seq` fill the rest-of-header as
 // echo messages use it. E.g. an echo reply: type kIcmpEchoReply or
-// kIcmp6EchoReply, code 0.
+// kIcmp6EchoReply, code 0. `data` may already be in place at its offset in
+// `out`. NDP messages pass hop_limit 255 (RFC 4861 section 7.1).
 std::size_t build_icmp_frame(std::span<std::byte> out, const Mac& src_mac, const Mac& dst_mac,
                              const InAny& src, const InAny& dst, std::uint8_t type,
                              std::uint8_t code, std::uint16_t id, std::uint16_t seq,
-                             std::span<const std::byte> data);
+                             std::span<const std::byte> data, std::uint8_t hop_limit = 64);
 
 }  // namespace pastad::tap

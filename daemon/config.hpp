@@ -41,7 +41,8 @@ struct Config {
     std::string netns_path;            // --netns, with TargetKind::Netns
     std::string userns_path;           // --userns
     std::vector<std::string> command;  // with TargetKind::Spawn; empty: the user's shell
-    bool netns_only = false;           // --netns-only: never join a user namespace
+    bool netns_only = false;           // --netns-only: never join a user namespace; also
+                                       // set, as pasta does, for --netns without --userns
     bool no_netns_quit = false;        // --no-netns-quit
 
     // Interfaces and addressing.
@@ -49,10 +50,12 @@ struct Config {
     std::string ns_ifname;         // -I; empty: the template interface's name
     std::string template_if4;      // -i or --outbound-if4: template for IPv4
     std::string template_if6;      // -i or --outbound-if6: template for IPv6
-    std::optional<unsigned> mtu;   // -m; unset: 65520
+    std::optional<unsigned> mtu;   // -m; unset: 65520; 0: leave the tap's MTU alone and
+                                   // advertise none (DHCP option 26, NDP MTU option)
     std::optional<Ip4> addr4;      // -a (IPv4)
     std::optional<Ip6> addr6;      // -a (IPv6)
-    std::optional<unsigned> prefix4;  // -n, as a prefix length
+    std::optional<unsigned> prefix4;  // -n, or -a ADDR/LEN (IPv4), as a prefix length
+    std::optional<unsigned> prefix6;  // -a ADDR/LEN (IPv6)
     std::optional<Ip4> gw4;        // -g (IPv4)
     std::optional<Ip6> gw6;        // -g (IPv6)
     std::optional<Mac> our_mac;    // -M: source MAC of frames pastad sends
@@ -93,8 +96,8 @@ struct Config {
     bool host_lo_to_ns_lo = false;  // --host-lo-to-ns-lo
 
     // Port forwarding specifications, as given (validated by the forwarding
-    // module). Each option may repeat; pasta's default for each is "none"
-    // when another target is used and "auto" for -t/-u when spawning.
+    // module). Each option may repeat; an empty list means the option was
+    // not given, for which pasta's default, in every target mode, is "auto".
     std::vector<std::string> tcp_host;  // -t
     std::vector<std::string> udp_host;  // -u
     std::vector<std::string> tcp_ns;    // -T
@@ -111,15 +114,25 @@ struct ParsedCommandLine {
     Action action = Action::Run;
     Config config;
     // Options that were recognised with valid arguments but are not implemented
-    // yet: each is named in a warning, never silently ignored.
+    // yet: each is named in a warning, never silently ignored. Long names
+    // without the leading dashes ("stderr" for -e/--stderr), in command-line
+    // order, each once.
     std::vector<std::string> unsupported;
 };
 
 // Parses argv as pasta does (getopt_long semantics: clustered short options,
 // `--opt=value`, `--` ends options, the first non-option starts the target).
 // Throws std::invalid_argument with a message naming the bad option or value;
-// the message is meant to be printed as is after "pastad: ".
+// the message is meant to be printed as is after "pastad: ". An unknown
+// option gives "unrecognized option '--name'", worded as glibc's getopt does.
+// With -h or --version the parse stops there and returns that action.
+// Uses getopt_long's global state: call from one thread at a time. May call
+// getpwnam()/getgrnam() for --runas.
 ParsedCommandLine parse_options(int argc, char* const argv[]);
+
+// Every long option name parse_options() knows, without the leading dashes,
+// in the order the help text lists them.
+std::vector<std::string> known_long_options();
 
 // The text printed by --help, and by a usage error after its message.
 std::string usage_text(const char* argv0);

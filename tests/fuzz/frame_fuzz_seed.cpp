@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// tests/fuzz/frame_fuzz_seed.cpp - writes the starting corpus of the frame fuzz target
+//
+// Usage: frame_fuzz_seed DIR. Creates DIR and writes one file per frame kind
+// (TCP SYN and data, UDP, ICMP echo, ARP request, NS, RS, IPv6 with
+// extension headers), each once as is and once with the repair bit set.
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "fuzz_frames.hpp"
+#include "tap/arp.hpp"
+#include "tap/frame.hpp"
+#include "tap/ndp.hpp"
+
+namespace pastad::tap::fuzz {
+namespace {
+
+using Bytes = std::vector<std::byte>;
+
+Bytes sized(Bytes b, std::size_t n) {
+    b.resize(n);
+    return b;
+}
+
+Bytes payload(std::size_t n) {
+    Bytes b(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        b[i] = static_cast<std::byte>(i & 0xff);
+    }
+    return b;
+}
+
+// Frames as the namespace sends them: from ns to peer.
+Endpoints from_ns(bool v4) {
+    const InAny ns = v4 ? InAny::from(ns_addr4()) : InAny::from(ns_addr6());
+    const InAny peer =
+        v4 ? InAny::from(*Ip4::parse("192.0.2.80")) : InAny::from(*Ip6::parse("2001:db8:1::80"));
+    return Endpoints{peer, ns, 80, 40000};  // swapped: builders write peer -> ns
+}
+
+std::vector<std::pair<std::string, Bytes>> seeds() {
+    std::vector<std::pair<std::string, Bytes>> out;
+    const Bytes data = payload(100);
+    for (const bool v4 : {true, false}) {
+        const std::string fam = v4 ? "4" : "6";
+        TcpSegment syn;
+        syn.seq = 1000;
+        syn.flags = kSyn;
+        syn.window = 65535;
+        syn.mss = 1460;
+        syn.wscale = 7;
+        Bytes b(2048);
+        out.emplace_back("tcp-syn" + fam,
+                         sized(b, build_tcp_frame(b, ns_mac(), our_mac(), from_ns(v4), syn)));
+        TcpSegment seg;
+        seg.seq = 2000;
+        seg.ack = 3000;
+        seg.flags = kAck | kPsh;
+        seg.window = 512;
+        seg.payload = data;
+        out.emplace_back("tcp-data" + fam,
+                         sized(b, build_tcp_frame(b, ns_mac(), our_mac(), from_ns(v4), seg)));
+        out.emplace_back("udp" + fam,
+                         sized(b, build_udp_frame(b, ns_mac(), our_mac(), from_ns(v4), data)));
+        const auto ep = from_ns(v4);
+        out.emplace_back(
+            "echo" + fam,
+            sized(b, build_icmp_frame(b, ns_mac(), our_mac(), ep.peer_addr, ep.ns_addr,
+                                      v4 ? kIcmpEchoRequest : kIcmp6EchoRequest, 0, 7, 1, data)));
+    }
+
+    // ARP request for the gateway.
+    Bytes arp(kArpFrameLen);
+    const std::uint8_t arp_head[] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56, 0x08, 0x06,
+        0x00, 0x01, 0x08, 0x00, 6,    4,    0x00, 0x01, 0x52, 0x54, 0x00, 0x12, 0x34, 0x56,
+        10,   0,    2,    15,   0,    0,    0,    0,    0,    0,    10,   0,    2,    2};
+    static_assert(sizeof(arp_head) == kArpFrameLen);
+    std::memcpy(arp.data(), arp_head, sizeof(arp_head));
+    out.emplace_back("arp", arp);
+
+    // Neighbor and Router Solicitations, with a source link-layer option.
+    const Ip6 target = *Ip6::parse("2001:db8::1");
+    Bytes ns_data(24);
+    std::memcpy(ns_data.data(), target.b.data(), 16);
+    ns_data[16] = std::byte{1};
+    ns_data[17] = std::byte{1};
+    std::memcpy(ns_data.data() + 18, ns_mac().b.data(), 6);
+    Bytes b(512);
+    out.emplace_back("ns",
+                     sized(b, build_icmp_frame(b, ns_mac(), our_mac(), InAny::from(ns_addr6()),
+                                               InAny::from(*Ip6::parse("ff02::1:ff00:1")),
+                                               kIcmp6NeighborSolicit, 0, 0, 0, ns_data, 255)));
+    const Bytes rs_data(ns_data.begin() + 16, ns_data.end());
+    out.emplace_back(
+        "rs", sized(b, build_icmp_frame(b, ns_mac(), our_mac(), InAny::from(*Ip6::parse("fe80::1")),
+                                        InAny::from(*Ip6::parse("ff02::2")), kIcmp6RouterSolicit, 0,
+                                        0, 0, rs_data, 255)));
+
+    // UDP over IPv6 behind a hop-by-hop and a destination options header.
+    Bytes ext;
+    for (const auto& [name, frame] : out) {
+        if (name == "udp6") {
+            ext = frame;
+        }
+    }
+    if (ext.size() > kEthHeaderLen + kIpv6HeaderLen) {
+        const std::size_t ip = kEthHeaderLen;
+        Bytes hdrs(16, std::byte{0});
+        hdrs[0] = std::byte{60};  // hop-by-hop -> destination options
+        hdrs[2] = std::byte{1};   // PadN
+        hdrs[3] = std::byte{4};
+        hdrs[8] = ext[ip + 6];  // destination options -> UDP
+        hdrs[10] = std::byte{1};
+        hdrs[11] = std::byte{4};
+        ext.insert(ext.begin() + ip + kIpv6HeaderLen, hdrs.begin(), hdrs.end());
+        ext[ip + 6] = std::byte{0};
+        const unsigned plen =
+            (std::to_integer<unsigned>(ext[ip + 4]) << 8 | std::to_integer<unsigned>(ext[ip + 5])) +
+            16;
+        ext[ip + 4] = static_cast<std::byte>(plen >> 8);
+        ext[ip + 5] = static_cast<std::byte>(plen & 0xff);
+        out.emplace_back("udp6-ext", ext);
+    }
+    return out;
+}
+
+}  // namespace
+}  // namespace pastad::tap::fuzz
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s CORPUS-DIR\n", argv[0]);
+        return 2;
+    }
+    const std::filesystem::path dir(argv[1]);
+    std::filesystem::create_directories(dir);
+    int written = 0;
+    for (const auto& [name, frame] : pastad::tap::fuzz::seeds()) {
+        if (frame.empty()) {
+            std::fprintf(stderr, "seed %s: builder failed\n", name.c_str());
+            return 1;
+        }
+        for (const char control : {'\0', '\1'}) {
+            std::ofstream f(dir / (name + (control ? "-repair" : "")), std::ios::binary);
+            f.put(control);
+            f.write(reinterpret_cast<const char*>(frame.data()),
+                    static_cast<std::streamsize>(frame.size()));
+            if (!f) {
+                std::perror(name.c_str());
+                return 1;
+            }
+            ++written;
+        }
+    }
+    std::printf("wrote %d seeds to %s\n", written, dir.c_str());
+    return 0;
+}

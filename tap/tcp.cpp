@@ -860,7 +860,8 @@ void TcpEngine::Impl::finish_connect(Conn& c, TcpTime now) {
     }
     // SO_PEEK_OFF: from here on peeks continue where the last one ended.
     int zero = 0;
-    if (setsockopt(c.sock.get(), SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) == 0) {
+    if (cfg_.peek_offset &&
+        setsockopt(c.sock.get(), SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) == 0) {
         c.flags |= kPeekOff;
     }
     refresh_send_space(c, true);
@@ -890,7 +891,8 @@ void TcpEngine::Impl::on_accepted(UniqueFd sock, const Endpoints& ep, TcpTime no
     PASTAD_CHECK(c != nullptr);  // free_ was not empty above
     c->sock = std::move(sock);
     int zero = 0;
-    if (setsockopt(c->sock.get(), SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) == 0) {
+    if (cfg_.peek_offset &&
+        setsockopt(c->sock.get(), SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) == 0) {
         c->flags |= kPeekOff;
     }
     refresh_send_space(*c, true);

@@ -67,6 +67,9 @@ struct TcpConfig {
     const Mac* ns_mac = nullptr;   // the namespace's MAC, read per frame; null: broadcast
     unsigned mtu = 65520;          // of the tap link; bounds both MSS values
     std::size_t max_conns = 4096;  // beyond this, new connections are reset
+    // Use SO_PEEK_OFF where the kernel supports it (TCP: Linux 6.10). False
+    // forces the fallback that peeks from the oldest unconsumed byte.
+    bool peek_offset = true;
 
     // Address mapping for connections the namespace opens (DESIGN.md
     // section 2, "Address mapping, without NAT tables").

@@ -174,12 +174,15 @@ Bytes pattern(std::size_t n, unsigned salt = 0) {
 
 struct Family {
     const char* name;
-    const char* ns_addr;    // the namespace's own address (frames only)
-    const char* loopback;   // where the test servers listen
-    unsigned ip_overhead;   // IP + TCP header bytes, for the MSS
+    const char* ns_addr;   // the namespace's own address (frames only)
+    const char* loopback;  // where the test servers listen
+    unsigned ip_overhead;  // IP + TCP header bytes, for the MSS
+    bool peek_offset;      // SO_PEEK_OFF, or the fallback that peeks from 0
 };
 
-void PrintTo(const Family& f, std::ostream* os) { *os << f.name; }
+void PrintTo(const Family& f, std::ostream* os) {
+    *os << f.name;
+}
 
 class TcpEngineTest : public ::testing::TestWithParam<Family> {
 protected:
@@ -190,6 +193,7 @@ protected:
         cfg_.ns_mac = &kNsMac;
         cfg_.mtu = kMtu;
         cfg_.max_conns = max_conns;
+        cfg_.peek_offset = GetParam().peek_offset;
         engine_.reset();
         engine_ = std::make_unique<TcpEngine>(cfg_, sink_, poller_);
     }
@@ -294,15 +298,15 @@ protected:
     struct Conn {
         Endpoints ep;
         UniqueFd server;
-        std::uint32_t ns_seq = 0;  // next sequence number the namespace sends
-        std::uint32_t our_seq = 0; // next sequence number expected from the engine
+        std::uint32_t ns_seq = 0;   // next sequence number the namespace sends
+        std::uint32_t our_seq = 0;  // next sequence number expected from the engine
         std::uint8_t our_wscale = 0;
     };
 
-    Conn establish(int listen_fd, std::uint16_t port) {
+    Conn establish(int listen_fd, std::uint16_t port, std::uint8_t ns_wscale = 0) {
         Conn c;
         c.ep = endpoints(port);
-        syn(c.ep, 5000);
+        syn(c.ep, 5000, ns_wscale);
         const auto got = pump_for_frames(1);
         EXPECT_EQ(got.size(), 1u);
         if (got.empty()) {
@@ -354,7 +358,9 @@ protected:
         return -1;
     }
 
-    std::uint16_t our_mss() const { return static_cast<std::uint16_t>(kMtu - GetParam().ip_overhead); }
+    std::uint16_t our_mss() const {
+        return static_cast<std::uint16_t>(kMtu - GetParam().ip_overhead);
+    }
 
     TcpConfig cfg_;
     FakeSink sink_;
@@ -549,9 +555,8 @@ TEST_P(TcpEngineTest, FullSocketShrinksWindowAndReopensIt) {
     const Bytes all = read_n(c.server.get(), sent, 5000ms);
     EXPECT_EQ(all.size(), sent);
     std::vector<Out> got;
-    ASSERT_TRUE(pump(got, [](const std::vector<Out>& g) {
-        return !g.empty() && g.front().window > 0;
-    }));
+    ASSERT_TRUE(
+        pump(got, [](const std::vector<Out>& g) { return !g.empty() && g.front().window > 0; }));
     EXPECT_EQ(got.front().ack, c.ns_seq + sent);
     EXPECT_GE(got.size(), 2u);  // update plus duplicate ACKs for fast retransmit
 }
@@ -589,7 +594,8 @@ TEST_P(TcpEngineTest, ServerDataArrivesInMssFramesWithinWindow) {
     EXPECT_TRUE(std::equal(seen.begin(), seen.end(), data.begin()));
     // Nothing more arrives without an ACK.
     std::vector<Out> none;
-    EXPECT_FALSE(pump(none, [](const std::vector<Out>& g) { return !g.empty(); }, 100ms));
+    EXPECT_FALSE(pump(
+        none, [](const std::vector<Out>& g) { return !g.empty(); }, 100ms));
 
     // Acknowledging everything with a bigger window lets the rest through.
     segment(c.ep, c.ns_seq, c.our_seq + 5500, kAck, 65535);
@@ -615,7 +621,8 @@ TEST_P(TcpEngineTest, ZeroWindowStopsDataAndWindowUpdateResumes) {
     const Bytes data = pattern(3000, 2);
     ASSERT_EQ(send(c.server.get(), data.data(), data.size(), 0), 3000);
     std::vector<Out> got;
-    EXPECT_FALSE(pump(got, [](const std::vector<Out>& g) { return !g.empty(); }, 150ms));
+    EXPECT_FALSE(pump(
+        got, [](const std::vector<Out>& g) { return !g.empty(); }, 150ms));
 
     segment(c.ep, c.ns_seq, c.our_seq, kAck, 65535);  // window update
     pump(got, [](const std::vector<Out>& g) { return g.size() >= 3; });
@@ -679,6 +686,85 @@ TEST_P(TcpEngineTest, AckTimeoutRetransmitsFromLastAckedByte) {
     EXPECT_EQ(again[1].data, first[1].data);
 }
 
+TEST_P(TcpEngineTest, FullSinkHoldsDataUntilSpace) {
+    auto l = listener(GetParam().loopback);
+    ASSERT_TRUE(l.valid());
+    auto c = establish(l.get(), local_port(l.get()));
+    sink_.set_capacity(0);
+    const Bytes data = pattern(2500, 11);
+    ASSERT_EQ(send(c.server.get(), data.data(), data.size(), 0), 2500);
+    std::vector<Out> got;
+    EXPECT_FALSE(pump(
+        got, [](const std::vector<Out>& g) { return !g.empty(); }, 100ms));
+    sink_.set_capacity(256);
+    engine_->on_sink_space(TcpClock::now());
+    got = take();
+    Bytes seen;
+    for (const auto& o : got) {
+        seen.insert(seen.end(), o.data.begin(), o.data.end());
+    }
+    EXPECT_EQ(seen, data);
+}
+
+// A simulated namespace moves megabytes both ways at once: it acknowledges
+// in-order data from the engine and sends within the engine's window, while
+// the server reads and writes without blocking.
+TEST_P(TcpEngineTest, BulkTransferBothWaysIsIntact) {
+    auto l = listener(GetParam().loopback);
+    ASSERT_TRUE(l.valid());
+    auto c = establish(l.get(), local_port(l.get()), 4);
+    constexpr std::size_t kSize = 4 << 20;
+    const Bytes to_ns = pattern(kSize, 12);
+    const Bytes to_host = pattern(kSize, 13);
+    std::size_t written = 0;     // server -> engine
+    Bytes at_ns;                 // what the namespace received in order
+    std::uint32_t ns_acked = 0;  // of to_host, acknowledged by the engine
+    std::uint32_t engine_wnd = 65535;
+    Bytes at_host;
+    std::vector<std::byte> buf(1 << 16);
+    const auto deadline = TcpClock::now() + 30s;
+    while ((at_ns.size() < kSize || at_host.size() < kSize) && TcpClock::now() < deadline) {
+        if (written < kSize) {
+            const ssize_t w =
+                send(c.server.get(), to_ns.data() + written, kSize - written, MSG_DONTWAIT);
+            written += w > 0 ? static_cast<std::size_t>(w) : 0;
+        }
+        for (ssize_t r; (r = recv(c.server.get(), buf.data(), buf.size(), MSG_DONTWAIT)) > 0;) {
+            at_host.insert(at_host.end(), buf.begin(), buf.begin() + r);
+        }
+        poller_.poll(0, [this](std::uint64_t token, std::uint32_t ev) {
+            engine_->on_socket_event(token, ev, TcpClock::now());
+        });
+        engine_->on_timer(TcpClock::now());
+        bool got_data = false;
+        for (const auto& o : take()) {
+            if (o.seq == c.our_seq + at_ns.size() && !o.data.empty()) {
+                at_ns.insert(at_ns.end(), o.data.begin(), o.data.end());
+                got_data = true;
+            }
+            if (static_cast<std::int32_t>(o.ack - (c.ns_seq + ns_acked)) >= 0) {
+                ns_acked = o.ack - c.ns_seq;
+                engine_wnd = static_cast<std::uint32_t>(o.window) << c.our_wscale;
+            }
+        }
+        sink_.drain();
+        const auto ack = static_cast<std::uint32_t>(c.our_seq + at_ns.size());
+        const std::size_t chunk = std::min<std::size_t>({16000, kSize - ns_acked, engine_wnd});
+        if (chunk > 0) {
+            segment(c.ep, c.ns_seq + ns_acked, ack, kAck, 65535,
+                    std::span(to_host).subspan(ns_acked, chunk));
+        } else if (got_data) {
+            segment(c.ep, c.ns_seq + ns_acked, ack, kAck, 65535);
+        } else {
+            usleep(500);
+        }
+    }
+    ASSERT_EQ(at_ns.size(), kSize);
+    EXPECT_TRUE(at_ns == to_ns);
+    ASSERT_EQ(at_host.size(), kSize);
+    EXPECT_TRUE(at_host == to_host);
+}
+
 // --- Closing -----------------------------------------------------------------
 
 TEST_P(TcpEngineTest, FinWithDataDeliversDataThenEof) {
@@ -712,7 +798,8 @@ TEST_P(TcpEngineTest, HalfCloseBothWaysThenRelease) {
     // The server closes: the FIN follows once the data is acknowledged.
     shutdown(c.server.get(), SHUT_WR);
     std::vector<Out> none;
-    EXPECT_FALSE(pump(none, [](const std::vector<Out>& g) { return !g.empty(); }, 100ms));
+    EXPECT_FALSE(pump(
+        none, [](const std::vector<Out>& g) { return !g.empty(); }, 100ms));
     segment(c.ep, c.ns_seq + 1, c.our_seq + 1500, kAck);
     std::vector<Out> fin;
     ASSERT_TRUE(pump(fin, [](const std::vector<Out>& g) { return !g.empty(); }));
@@ -871,8 +958,10 @@ TEST_P(TcpEngineTest, StaleTokenIsIgnored) {
 }
 
 const Family kFamilies[] = {
-    {"V4", "192.0.2.2", "127.0.0.1", 40},
-    {"V6", "fd00::2", "::1", 60},
+    {"V4", "192.0.2.2", "127.0.0.1", 40, true},
+    {"V6", "fd00::2", "::1", 60, true},
+    {"V4NoPeekOffset", "192.0.2.2", "127.0.0.1", 40, false},
+    {"V6NoPeekOffset", "fd00::2", "::1", 60, false},
 };
 
 INSTANTIATE_TEST_SUITE_P(Families, TcpEngineTest, ::testing::ValuesIn(kFamilies),

@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// daemon/namespaces.cpp - spawning a command in new namespaces, or joining existing ones
+//
+// pastad itself always stays in the host's network namespace: host sockets
+// are made there. Work inside the target namespace (tap creation, netlink
+// configuration) runs on a short-lived thread that entered it with setns(),
+// since namespace membership is per thread.
+//
+// To hold CAP_NET_ADMIN over a namespace owned by another user namespace,
+// the whole process joins that user namespace first: setns(CLONE_NEWUSER)
+// requires a single-threaded caller, so this happens before any thread
+// exists. The host network namespace stays usable for sockets afterwards;
+// only administering it would need the original credentials.
+#include "namespaces.hpp"
+
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <string>
+#include <system_error>
+#include <thread>
+
+#include "daemon/base/log.hpp"
+#include "daemon/base/result.hpp"
+
+namespace pastad {
+
+namespace {
+
+UniqueFd open_or_throw(const std::string& path, int flags, const char* what) {
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd < 0) {
+        throw std::system_error(errno_code(), std::string(what) + " " + path);
+    }
+    return UniqueFd(fd);
+}
+
+UniqueFd pidfd_open_or_throw(pid_t pid) {
+    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+    if (fd < 0) {
+        throw std::system_error(errno_code(), "watching process " + std::to_string(pid));
+    }
+    return UniqueFd(fd);
+}
+
+bool same_ns(int fd, const char* own_path) {
+    struct stat a {};
+    struct stat b {};
+    if (::fstat(fd, &a) != 0 || ::stat(own_path, &b) != 0) {
+        return false;
+    }
+    return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+// Joins `userns` unless it is already ours.
+void join_userns(const UniqueFd& userns) {
+    if (same_ns(userns.get(), "/proc/self/ns/user")) {
+        return;
+    }
+    check_syscall(::setns(userns.get(), CLONE_NEWUSER), "joining the target's user namespace");
+    log::daemon().debug("joined the target's user namespace");
+}
+
+void write_file(const std::string& path, const std::string& text) {
+    std::ofstream f(path);
+    f << text;
+    f.close();
+    if (!f) {
+        throw std::system_error(errno_code(), "writing " + path);
+    }
+}
+
+// In the child: waits for the parent to close `fd`. A byte means "go on";
+// end-of-file without one means the parent gave up, so the child must not
+// run the command in an unconfigured namespace.
+bool wait_for_go(int fd) {
+    char c = 0;
+    ssize_t n;
+    do {
+        n = ::read(fd, &c, 1);
+    } while (n < 0 && errno == EINTR);
+    return n == 1;
+}
+
+[[noreturn]] void child_main(const Config& cfg, int ready_w, int go_r) {
+    // Ends the command if pastad dies: without pastad the namespace has no
+    // network, and a caller waiting on pastad's status would otherwise hang.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    const int flags = ::geteuid() == 0 ? CLONE_NEWNET : (CLONE_NEWUSER | CLONE_NEWNET);
+    if (::unshare(flags) != 0) {
+        const int err = errno;
+        (void)!::write(ready_w, &err, sizeof(err));
+        ::_exit(126);
+    }
+    const int ok = 0;
+    (void)!::write(ready_w, &ok, sizeof(ok));
+    ::close(ready_w);
+    if (!wait_for_go(go_r)) {
+        ::_exit(126);
+    }
+    ::close(go_r);
+    // pastad ignores SIGINT while a command runs (the terminal's ^C is the
+    // command's); give the command the default back.
+    ::signal(SIGINT, SIG_DFL);
+    ::signal(SIGQUIT, SIG_DFL);
+
+    std::vector<std::string> argv = cfg.command;
+    if (argv.empty()) {
+        const char* shell = std::getenv("SHELL");
+        argv.emplace_back(shell != nullptr && *shell != '\0' ? shell : "/bin/sh");
+    }
+    std::vector<char*> cargv;
+    for (auto& a : argv) {
+        cargv.push_back(a.data());
+    }
+    cargv.push_back(nullptr);
+    ::execvp(cargv[0], cargv.data());
+    std::fprintf(stderr, "pastad: cannot run %s: %s\n", cargv[0], std::strerror(errno));
+    ::_exit(errno == ENOENT ? 127 : 126);
+}
+
+Target spawn(const Config& cfg) {
+    int ready[2];
+    int go[2];
+    check_syscall(::pipe2(ready, O_CLOEXEC), "creating a pipe");
+    check_syscall(::pipe2(go, O_CLOEXEC), "creating a pipe");
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        throw std::system_error(errno_code(), "forking the command");
+    }
+    if (pid == 0) {
+        ::close(ready[0]);
+        ::close(go[1]);
+        child_main(cfg, ready[1], go[0]);
+    }
+    ::close(ready[1]);
+    ::close(go[0]);
+    Target t;
+    t.child = pid;
+    t.release_fd.reset(go[1]);
+    UniqueFd ready_r(ready[0]);
+
+    int err = -1;
+    if (::read(ready_r.get(), &err, sizeof(err)) != sizeof(err) || err != 0) {
+        ::waitpid(pid, nullptr, 0);
+        throw std::system_error(errno_code(err > 0 ? err : EIO),
+                                "creating namespaces for the command");
+    }
+    t.child_pidfd = pidfd_open_or_throw(pid);
+
+    const std::string proc = "/proc/" + std::to_string(pid);
+    if (::geteuid() != 0) {
+        // Map the caller to root in the new user namespace, as an unprivileged
+        // user may (user_namespaces(7): one line, setgroups denied first).
+        const auto uid = std::to_string(::geteuid());
+        const auto gid = std::to_string(::getegid());
+        write_file(proc + "/setgroups", "deny");
+        write_file(proc + "/uid_map", "0 " + uid + " 1");
+        write_file(proc + "/gid_map", "0 " + gid + " 1");
+        t.userns = open_or_throw(proc + "/ns/user", O_RDONLY, "opening user namespace of");
+        join_userns(t.userns);
+    }
+    t.netns = open_or_throw(proc + "/ns/net", O_RDONLY, "opening network namespace of");
+    return t;
+}
+
+Target join(const Config& cfg) {
+    Target t;
+    if (cfg.target == TargetKind::Pid) {
+        const std::string proc = "/proc/" + std::to_string(cfg.target_pid);
+        t.child_pidfd = pidfd_open_or_throw(cfg.target_pid);
+        t.netns = open_or_throw(proc + "/ns/net", O_RDONLY, "opening network namespace of");
+        if (!cfg.userns_path.empty()) {
+            t.userns = open_or_throw(cfg.userns_path, O_RDONLY, "opening user namespace");
+        } else if (!cfg.netns_only) {
+            t.userns = open_or_throw(proc + "/ns/user", O_RDONLY, "opening user namespace of");
+        }
+    } else {
+        t.netns_path = cfg.netns_path;
+        t.netns = open_or_throw(cfg.netns_path, O_RDONLY, "opening network namespace");
+        if (!cfg.userns_path.empty()) {
+            t.userns = open_or_throw(cfg.userns_path, O_RDONLY, "opening user namespace");
+        } else if (!cfg.netns_only) {
+            // The namespace file knows its owner (NS_GET_USERNS, Linux 4.9).
+            const int owner = ::ioctl(t.netns.get(), NS_GET_USERNS);
+            if (owner >= 0) {
+                t.userns.reset(owner);
+            } else if (errno != EPERM) {
+                throw std::system_error(errno_code(), "finding the owner of " + cfg.netns_path);
+            }
+        }
+    }
+    if (t.userns) {
+        join_userns(t.userns);
+    }
+    return t;
+}
+
+}  // namespace
+
+Target open_target(const Config& cfg) {
+    return cfg.target == TargetKind::Spawn ? spawn(cfg) : join(cfg);
+}
+
+void release_command(Target& t) {
+    if (t.release_fd) {
+        const char go = 'g';
+        (void)!::write(t.release_fd.get(), &go, 1);
+        t.release_fd.reset();
+    }
+}
+
+void run_in_netns(int netns, const std::function<void()>& fn) {
+    std::exception_ptr error;
+    std::thread worker([&] {
+        try {
+            check_syscall(::setns(netns, CLONE_NEWNET), "entering the target network namespace");
+            fn();
+        } catch (...) {
+            error = std::current_exception();
+        }
+    });
+    worker.join();
+    if (error) {
+        std::rethrow_exception(error);
+    }
+}
+
+}  // namespace pastad

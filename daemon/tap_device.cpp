@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// daemon/tap_device.cpp - creating the namespace's tap interface
+#include "tap_device.hpp"
+
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <sys/ioctl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "daemon/base/result.hpp"
+
+namespace pastad {
+
+UniqueFd open_tap(const std::string& name) {
+    UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC));
+    if (!fd) {
+        const int err = errno;
+        std::string what = "opening /dev/net/tun";
+        if (err == EACCES || err == EPERM) {
+            what += " (it must be readable and writable by this user: mode 0666 is usual)";
+        } else if (err == ENOENT) {
+            what += " (load the tun module, or create the node: mknod /dev/net/tun c 10 200)";
+        }
+        throw std::system_error(errno_code(err), what);
+    }
+    ifreq ifr{};
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    std::strncpy(ifr.ifr_name, name.c_str(), IFNAMSIZ - 1);
+    if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0) {
+        throw std::system_error(errno_code(), "creating tap interface " + name);
+    }
+    return fd;
+}
+
+}  // namespace pastad

@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// daemon/data_plane.cpp - dispatching tap frames to the protocol handlers
+//
+// Every frame the namespace writes to its tap is parsed once (bounds-checked,
+// checksums verified) and handed to one handler: ARP and NDP are answered
+// here, TCP goes to the translation engine. A frame that fails to parse is
+// dropped and counted by reason; nothing a frame contains can stop the
+// daemon. The namespace's MAC address is learned from the source of its
+// frames, so pastad needs no neighbour discovery of its own.
+#include "data_plane.hpp"
+
+#include <fmt/format.h>
+
+#include "daemon/base/log.hpp"
+
+namespace pastad {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr Mac kBroadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+
+}  // namespace
+
+tap::TcpConfig DataPlane::tcp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) {
+    tap::TcpConfig t;
+    t.our_mac = plan.our_mac;
+    t.ns_mac = ns_mac;
+    t.mtu = plan.mtu != 0 ? plan.mtu : 65520;  // -m 0: the tap keeps the kernel's MTU
+    t.gw4 = plan.gw4;
+    t.gw6 = plan.gw6;
+    t.map_gw = !cfg.no_map_gw && !cfg.map_host_loopback_none;
+    t.map_host_loopback4 = cfg.map_host_loopback4;
+    t.map_host_loopback6 = cfg.map_host_loopback6;
+    t.map_guest_addr4 = cfg.map_guest_addr4;
+    t.map_guest_addr6 = cfg.map_guest_addr6;
+    if (!plan.addrs4.empty()) {
+        t.host_addr4 = plan.addrs4.front().addr;
+    }
+    if (!plan.addrs6.empty()) {
+        t.host_addr6 = plan.addrs6.front().addr;
+    }
+    t.outbound4 = cfg.outbound4;
+    t.outbound6 = cfg.outbound6;
+    return t;
+}
+
+tap::NdpConfig DataPlane::ndp_config(const Config& cfg, const NetPlan& plan) {
+    tap::NdpConfig n;
+    n.mac = plan.our_mac;
+    for (const auto& a : plan.addrs6) {
+        n.ns_addrs.push_back(a.addr);
+        // Advertise the prefix the address lives in, host bits cleared.
+        Prefix6 p{a.addr, a.len};
+        for (unsigned bit = a.len; bit < 128; ++bit) {
+            p.addr.b[bit / 8] &= static_cast<std::uint8_t>(~(0x80u >> (bit % 8)));
+        }
+        n.prefixes.push_back(p);
+    }
+    n.mtu = plan.mtu;  // 0 leaves the MTU option out
+    n.gateway = plan.gw6;
+    n.no_ndp = cfg.no_ndp;
+    n.no_ra = cfg.no_ra || !plan.v6;
+    return n;
+}
+
+DataPlane::DataPlane(const Config& cfg, const NetPlan& plan, IoBackend& io)
+    : cfg_(cfg),
+      io_(io),
+      our_mac_(plan.our_mac),
+      ns_mac_(plan.ns_mac.value_or(kBroadcast)),
+      arp_(plan.our_mac, plan.addrs4.empty() ? Ip4{} : plan.addrs4.front().addr),
+      ndp_(ndp_config(cfg, plan)),
+      tcp_(tcp_config(cfg, plan, &ns_mac_), io, io),
+      have_v6_(plan.v6) {}
+
+template <typename Build>
+void DataPlane::send_control(Build&& build) {
+    if (io_.free_slots() == 0) {
+        ++counters_.ctrl_dropped;
+        return;
+    }
+    const std::size_t len = build(io_.slot(0));
+    if (len > 0) {
+        io_.commit(1, &len);
+    }
+}
+
+void DataPlane::learn_ns_mac(const Mac& src) {
+    if (src != ns_mac_ && !src.is_multicast() && !src.is_zero()) {
+        log::tap().debug("namespace MAC is {}", src.str());
+        ns_mac_ = src;
+    }
+}
+
+void DataPlane::note_unsupported(const char* what) {
+    ++counters_.unsupported;
+    static log::RateLimit limit{std::chrono::seconds(30)};
+    if (auto n = limit.allow(Clock::now())) {
+        log::tap().warn("dropped {} frame(s) from the namespace: {} is not supported yet", *n,
+                        what);
+    }
+}
+
+void DataPlane::on_frame(std::span<const std::byte> bytes) {
+    tap::DropReason why = tap::DropReason::None;
+    const auto f = tap::parse_frame(bytes, why);
+    if (!f) {
+        drops_.add(why);
+        SPDLOG_LOGGER_TRACE(&log::tap(), "dropped frame: {}", tap::to_string(why));
+        return;
+    }
+    learn_ns_mac(f->src);
+
+    if (f->is_arp()) {
+        send_control([&](std::span<std::byte> out) {
+            const std::size_t n = arp_.handle(*f, out, why);
+            drops_.add(why);
+            counters_.arp_replies += n > 0;
+            return n;
+        });
+        return;
+    }
+
+    switch (f->proto) {
+    case tap::kProtoTcp: {
+        if (cfg_.no_tcp) {
+            return;
+        }
+        const auto p = tap::parse_tcp(*f, why);
+        if (!p) {
+            drops_.add(why);
+            return;
+        }
+        tcp_.on_segment(tap::endpoints_of(*f, p->sport, p->dport), p->seg, Clock::now());
+        return;
+    }
+    case tap::kProtoIcmp6: {
+        const auto p = tap::parse_icmpv6(*f, why);
+        if (!p) {
+            drops_.add(why);
+            return;
+        }
+        if (p->type == tap::kIcmp6NeighborSolicit || p->type == tap::kIcmp6RouterSolicit) {
+            send_control([&](std::span<std::byte> out) {
+                const std::size_t n = ndp_.handle(*f, out, why);
+                drops_.add(why);
+                counters_.ndp_replies += n > 0;
+                return n;
+            });
+        } else if (p->type == tap::kIcmp6EchoRequest) {
+            note_unsupported("ICMPv6 echo");
+        }
+        return;
+    }
+    case tap::kProtoUdp:
+        note_unsupported("UDP");
+        return;
+    case tap::kProtoIcmp:
+        note_unsupported("ICMP");
+        return;
+    default:
+        note_unsupported("this IP protocol");
+        return;
+    }
+}
+
+void DataPlane::on_socket(std::uint64_t token, std::uint32_t epoll_events) {
+    if (tap::token_kind(token) == tap::kTcpTokenKind) {
+        tcp_.on_socket_event(token, epoll_events, Clock::now());
+    }
+}
+
+void DataPlane::on_tx_space() { tcp_.on_sink_space(Clock::now()); }
+
+void DataPlane::on_batch_end() { tcp_.flush(Clock::now()); }
+
+void DataPlane::on_tick(Clock::time_point now) { tcp_.on_timer(now); }
+
+void DataPlane::advertise_router() {
+    if (!have_v6_ || cfg_.no_ra || cfg_.no_ndp) {
+        return;
+    }
+    send_control([&](std::span<std::byte> out) { return ndp_.build_ra(out); });
+}
+
+std::string DataPlane::summary() const {
+    const auto& s = tcp_.stats();
+    return fmt::format(
+        "frames in {} out {} (dropped malformed {}, unsupported {}), arp {} ndp {} replies, "
+        "tcp opened {}+{} closed {} refused {}, bytes to ns {} from ns {}",
+        io_.counters().rx_frames, io_.counters().tx_frames, drops_.total(), counters_.unsupported,
+        counters_.arp_replies, counters_.ndp_replies, s.opened_by_ns, s.opened_by_host, s.closed,
+        s.refused, s.bytes_to_ns, s.bytes_from_ns);
+}
+
+}  // namespace pastad

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// daemon/data_plane.hpp - dispatching tap frames to the protocol handlers
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "daemon/config.hpp"
+#include "daemon/io_backend.hpp"
+#include "daemon/reflect.hpp"
+#include "tap/arp.hpp"
+#include "tap/frame.hpp"
+#include "tap/ndp.hpp"
+#include "tap/tcp.hpp"
+
+namespace pastad {
+
+// Owns the protocol handlers of the tap path and routes each frame the
+// namespace sends to the right one. Runs on the data-plane thread only.
+class DataPlane final : public IoHandler {
+public:
+    // `io` must outlive the data plane.
+    DataPlane(const Config& cfg, const NetPlan& plan, IoBackend& io);
+
+    void on_frame(std::span<const std::byte> frame) override;
+    void on_socket(std::uint64_t token, std::uint32_t epoll_events) override;
+    void on_tx_space() override;
+    void on_batch_end() override;
+
+    // Timers of the translators; the control loop calls it periodically.
+    void on_tick(std::chrono::steady_clock::time_point now);
+
+    // Sends an unsolicited router advertisement, if IPv6 and RAs are on.
+    void advertise_router();
+
+    // One line of counters for the exit log.
+    std::string summary() const;
+
+    struct Counters {
+        std::uint64_t arp_replies = 0, ndp_replies = 0, unsupported = 0, ctrl_dropped = 0;
+    };
+    const Counters& counters() const { return counters_; }
+    const tap::DropCounters& drops() const { return drops_; }
+    const tap::TcpEngine& tcp() const { return tcp_; }
+
+private:
+    // Queues one small frame built by `build(slot)`; counts it when the
+    // transmit ring is full.
+    template <typename Build>
+    void send_control(Build&& build);
+
+    void learn_ns_mac(const Mac& src);
+    void note_unsupported(const char* what);
+    static tap::TcpConfig tcp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac);
+    static tap::NdpConfig ndp_config(const Config& cfg, const NetPlan& plan);
+
+    const Config& cfg_;
+    IoBackend& io_;
+    Mac our_mac_;
+    Mac ns_mac_;  // broadcast until the namespace's first frame tells us
+    tap::ArpResponder arp_;
+    tap::NdpResponder ndp_;
+    tap::TcpEngine tcp_;
+    tap::DropCounters drops_;
+    Counters counters_;
+    bool have_v6_;
+};
+
+}  // namespace pastad

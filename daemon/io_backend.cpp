@@ -1,0 +1,491 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// daemon/io_backend.cpp - io_uring and epoll back ends of the data plane
+//
+// Theory of operation
+// -------------------
+// What: moves frames between the tap and the translators, and tells the
+// translators when their host sockets are ready. Socket payload itself is
+// read and written by the translators with plain system calls.
+//
+// Transmit ring: frames towards the namespace are built in place in fixed
+// 64 KiB slots of one lazily-touched mapping (no allocation per frame). A
+// producer fills free slots and commits them; flush() hands committed slots
+// to the kernel, in order. A slot is free again once its write completed.
+// Frames are never reordered: the epoll back end writes them one by one; the
+// io_uring back end submits one linked chain at a time and the next only once
+// the previous one completed (writes to a tap complete at submission, so this
+// costs no latency).
+//
+// Readiness: level-triggered in both back ends. epoll uses its default mode;
+// io_uring uses one-shot poll requests re-armed after each dispatch, and a
+// one-shot poll on a still-ready socket completes at once. A translator that
+// cannot make progress on a ready socket must drop that event from its watch.
+//
+// io_uring specifics: the tap is read by several outstanding read requests,
+// each with its own buffer; an eventfd registered with the ring wakes the
+// control loop. user_data encodes (type, generation, fd or slot), never a
+// pointer: a completion for a watch that changed since is recognised by its
+// generation and ignored.
+//
+// Failure: a failed tap write drops that frame and counts it (the
+// namespace's TCP recovers); a failed read of the tap is logged, rate-limited.
+// Limitations: socket payload is not moved through the ring yet; only tap
+// frames and readiness are.
+#include "io_backend.hpp"
+
+#include <fcntl.h>
+#include <liburing.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <system_error>
+#include <vector>
+
+#include "daemon/base/check.hpp"
+#include "daemon/base/log.hpp"
+#include "daemon/base/result.hpp"
+
+namespace pastad {
+
+namespace {
+
+constexpr std::size_t kTxSlots = 128;    // frames queued towards the tap at most
+constexpr std::size_t kRxBatch = 128;    // frames read from the tap per process() call
+constexpr int kEventBatch = 256;         // readiness events handled per process() call
+
+// A ring of transmit slots in one anonymous mapping.
+class SlotRing {
+public:
+    SlotRing() {
+        void* p = ::mmap(nullptr, kTxSlots * IoBackend::kSlotSize, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            throw std::system_error(errno_code(), "mapping transmit buffers");
+        }
+        base_ = static_cast<std::byte*>(p);
+    }
+    SlotRing(const SlotRing&) = delete;
+    SlotRing& operator=(const SlotRing&) = delete;
+    ~SlotRing() { ::munmap(base_, kTxSlots * IoBackend::kSlotSize); }
+
+    std::size_t free_slots() const { return kTxSlots - used_; }
+    std::span<std::byte> free_slot(std::size_t i) {
+        return {base_ + index(used_ + i) * IoBackend::kSlotSize, IoBackend::kSlotSize};
+    }
+    void commit(std::size_t count, const std::size_t* lens) {
+        PASTAD_CHECK(count <= free_slots());  // the producer asked free_slots() first
+        for (std::size_t j = 0; j < count; ++j) {
+            len_[index(used_ + j)] = lens[j];
+        }
+        used_ += count;
+    }
+    // Committed frames, oldest first: i < used().
+    std::size_t used() const { return used_; }
+    std::span<const std::byte> frame(std::size_t i) const {
+        const std::size_t k = index(i);
+        return {base_ + k * IoBackend::kSlotSize, len_[k]};
+    }
+    // Releases the oldest committed frame.
+    void pop() {
+        PASTAD_CHECK(used_ > 0);
+        head_ = (head_ + 1) % kTxSlots;
+        --used_;
+    }
+
+private:
+    std::size_t index(std::size_t i) const { return (head_ + i) % kTxSlots; }
+
+    std::byte* base_ = nullptr;
+    std::size_t head_ = 0;
+    std::size_t used_ = 0;
+    std::size_t len_[kTxSlots] = {};
+};
+
+// ---------------------------------------------------------------- epoll --
+
+constexpr std::uint64_t kTapToken = ~std::uint64_t{0};
+
+class EpollBackend final : public IoBackend {
+public:
+    explicit EpollBackend(int tap_fd) : tap_(tap_fd) {
+        ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
+        if (!ep_) {
+            throw std::system_error(errno_code(), "creating an epoll instance");
+        }
+        rx_.resize(kSlotSize);
+        set_tap_events(EPOLLIN, EPOLL_CTL_ADD);
+    }
+
+    IoKind kind() const override { return IoKind::Epoll; }
+    int wait_fd() const override { return ep_.get(); }
+
+    std::size_t free_slots() const override { return ring_.free_slots(); }
+    std::size_t slot_size() const override { return kSlotSize; }
+    std::span<std::byte> slot(std::size_t i) override { return ring_.free_slot(i); }
+    void commit(std::size_t count, const std::size_t* lens) override { ring_.commit(count, lens); }
+
+    void watch(int fd, std::uint32_t events, std::uint64_t token) override {
+        epoll_event ev{};
+        ev.events = events;
+        ev.data.u64 = token;
+        if (::epoll_ctl(ep_.get(), EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT) {
+            if (::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) {
+                log::daemon().warn("cannot watch socket {}: {}", fd, std::strerror(errno));
+            }
+        }
+    }
+    void unwatch(int fd) override { ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, fd, nullptr); }
+
+    void process(IoHandler& h) override {
+        ++counters_.wakeups;
+        epoll_event evs[kEventBatch];
+        const int n = ::epoll_wait(ep_.get(), evs, kEventBatch, 0);
+        for (int i = 0; i < n; ++i) {
+            if (evs[i].data.u64 == kTapToken) {
+                if (evs[i].events & EPOLLOUT) {
+                    flush();
+                    h.on_tx_space();
+                }
+                if (evs[i].events & EPOLLIN) {
+                    read_tap(h);
+                }
+            } else {
+                h.on_socket(evs[i].data.u64, evs[i].events);
+            }
+        }
+        h.on_batch_end();
+        flush();
+    }
+
+    void flush() override {
+        while (ring_.used() > 0) {
+            const auto f = ring_.frame(0);
+            const ssize_t w = ::write(tap_, f.data(), f.size());
+            if (w < 0 && errno == EAGAIN) {
+                if (!tx_blocked_) {
+                    tx_blocked_ = true;
+                    set_tap_events(EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);
+                }
+                return;
+            }
+            if (w < 0) {
+                ++counters_.tx_dropped;
+            } else {
+                ++counters_.tx_frames;
+            }
+            ring_.pop();
+        }
+        if (tx_blocked_) {
+            tx_blocked_ = false;
+            set_tap_events(EPOLLIN, EPOLL_CTL_MOD);
+        }
+    }
+
+private:
+    void set_tap_events(std::uint32_t events, int op) {
+        epoll_event ev{};
+        ev.events = events;
+        ev.data.u64 = kTapToken;
+        check_syscall(::epoll_ctl(ep_.get(), op, tap_, &ev), "watching the tap");
+    }
+
+    void read_tap(IoHandler& h) {
+        for (std::size_t i = 0; i < kRxBatch; ++i) {
+            const ssize_t n = ::read(tap_, rx_.data(), rx_.size());
+            if (n <= 0) {
+                if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                    log::daemon().warn("reading the tap: {}", std::strerror(errno));
+                }
+                return;
+            }
+            ++counters_.rx_frames;
+            h.on_frame({rx_.data(), static_cast<std::size_t>(n)});
+        }
+    }
+
+    int tap_;
+    UniqueFd ep_;
+    SlotRing ring_;
+    std::vector<std::byte> rx_;
+    bool tx_blocked_ = false;
+};
+
+// ------------------------------------------------------------- io_uring --
+
+constexpr unsigned kRingEntries = 1024;
+constexpr std::size_t kRxBuffers = 8;  // outstanding tap reads
+
+enum class Op : std::uint64_t { Poll = 0, Rx = 1, Tx = 2, Ignore = 3 };
+
+std::uint64_t pack(Op op, std::uint32_t gen, std::uint32_t idx) {
+    return (static_cast<std::uint64_t>(op) << 62) |
+           ((static_cast<std::uint64_t>(gen) & 0x3fffffff) << 32) | idx;
+}
+Op op_of(std::uint64_t ud) { return static_cast<Op>(ud >> 62); }
+std::uint32_t gen_of(std::uint64_t ud) { return static_cast<std::uint32_t>((ud >> 32) & 0x3fffffff); }
+std::uint32_t idx_of(std::uint64_t ud) { return static_cast<std::uint32_t>(ud); }
+
+class UringBackend final : public IoBackend {
+public:
+    explicit UringBackend(int tap_fd) : tap_(tap_fd) {
+        io_uring_params p{};
+        p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
+        int rc = io_uring_queue_init_params(kRingEntries, &ring_, &p);
+        if (rc == -EINVAL) {
+            // Older kernels lack the optional flags.
+            p = {};
+            rc = io_uring_queue_init_params(kRingEntries, &ring_, &p);
+        }
+        if (rc < 0) {
+            throw std::system_error(errno_code(-rc), "creating an io_uring instance");
+        }
+        ring_ok_ = true;
+        efd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        if (!efd_ || io_uring_register_eventfd(&ring_, efd_.get()) < 0) {
+            throw std::system_error(errno_code(), "registering the io_uring eventfd");
+        }
+        // The ring waits for tap frames itself: a blocking descriptor makes
+        // reads wait inside the kernel instead of failing with EAGAIN.
+        const int fl = ::fcntl(tap_, F_GETFL);
+        ::fcntl(tap_, F_SETFL, fl & ~O_NONBLOCK);
+        rx_.resize(kRxBuffers * kSlotSize);
+        for (std::uint32_t i = 0; i < kRxBuffers; ++i) {
+            arm_rx(i);
+        }
+        submit();
+    }
+    ~UringBackend() override {
+        if (ring_ok_) {
+            io_uring_queue_exit(&ring_);
+        }
+    }
+
+    IoKind kind() const override { return IoKind::Uring; }
+    int wait_fd() const override { return efd_.get(); }
+
+    std::size_t free_slots() const override { return ring_tx_.free_slots(); }
+    std::size_t slot_size() const override { return kSlotSize; }
+    std::span<std::byte> slot(std::size_t i) override { return ring_tx_.free_slot(i); }
+    void commit(std::size_t count, const std::size_t* lens) override {
+        ring_tx_.commit(count, lens);
+    }
+
+    void watch(int fd, std::uint32_t events, std::uint64_t token) override {
+        Watch& w = entry(fd);
+        const bool same = w.active && w.events == events;
+        w.token = token;
+        if (same) {
+            return;
+        }
+        if (w.armed) {
+            cancel_poll(fd, w);
+        }
+        w.active = true;
+        w.events = events;
+        ++w.gen;
+        arm_poll(fd, w);
+    }
+
+    void unwatch(int fd) override {
+        if (fd < 0 || static_cast<std::size_t>(fd) >= watches_.size()) {
+            return;
+        }
+        Watch& w = watches_[static_cast<std::size_t>(fd)];
+        if (w.armed) {
+            cancel_poll(fd, w);
+        }
+        w.active = false;
+        ++w.gen;
+    }
+
+    void process(IoHandler& h) override {
+        ++counters_.wakeups;
+        std::uint64_t ignored;
+        (void)!::read(efd_.get(), &ignored, sizeof(ignored));
+        bool tx_done = false;
+        for (int round = 0; round < kEventBatch; ++round) {
+            io_uring_cqe* cqe = nullptr;
+            if (io_uring_peek_cqe(&ring_, &cqe) != 0 || cqe == nullptr) {
+                break;
+            }
+            const std::uint64_t ud = cqe->user_data;
+            const int res = cqe->res;
+            io_uring_cqe_seen(&ring_, cqe);
+            switch (op_of(ud)) {
+            case Op::Poll:
+                on_poll(h, ud, res);
+                break;
+            case Op::Rx:
+                on_rx(h, idx_of(ud), res);
+                break;
+            case Op::Tx:
+                if (res < 0) {
+                    ++counters_.tx_dropped;
+                } else {
+                    ++counters_.tx_frames;
+                }
+                ring_tx_.pop();
+                --in_flight_;
+                tx_done = true;
+                break;
+            case Op::Ignore:
+                break;
+            }
+        }
+        // Re-arm polls that fired: level-triggered like epoll's default.
+        for (int fd : rearm_) {
+            Watch& w = watches_[static_cast<std::size_t>(fd)];
+            if (w.active && !w.armed) {
+                arm_poll(fd, w);
+            }
+        }
+        rearm_.clear();
+        if (tx_done) {
+            h.on_tx_space();
+        }
+        h.on_batch_end();
+        flush();
+        // Completions may have arrived while we worked; the eventfd only
+        // counts new ones, so look again before sleeping.
+        if (io_uring_cq_ready(&ring_) > 0) {
+            const std::uint64_t one = 1;
+            (void)!::write(efd_.get(), &one, sizeof(one));
+        }
+    }
+
+    void flush() override {
+        // One linked chain in flight at a time keeps frames in order.
+        if (in_flight_ == 0 && ring_tx_.used() > 0) {
+            const std::size_t n = ring_tx_.used();
+            for (std::size_t i = 0; i < n; ++i) {
+                io_uring_sqe* sqe = get_sqe();
+                const auto f = ring_tx_.frame(i);
+                io_uring_prep_write(sqe, tap_, f.data(), static_cast<unsigned>(f.size()), 0);
+                io_uring_sqe_set_data64(sqe, pack(Op::Tx, 0, static_cast<std::uint32_t>(i)));
+                if (i + 1 < n) {
+                    sqe->flags |= IOSQE_IO_LINK;
+                }
+            }
+            in_flight_ = n;
+        }
+        submit();
+    }
+
+private:
+    struct Watch {
+        std::uint64_t token = 0;
+        std::uint32_t events = 0;
+        std::uint32_t gen = 0;
+        bool active = false;
+        bool armed = false;
+    };
+
+    Watch& entry(int fd) {
+        if (static_cast<std::size_t>(fd) >= watches_.size()) {
+            watches_.resize(static_cast<std::size_t>(fd) + 64);
+        }
+        return watches_[static_cast<std::size_t>(fd)];
+    }
+
+    io_uring_sqe* get_sqe() {
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        if (sqe == nullptr) {
+            submit();
+            sqe = io_uring_get_sqe(&ring_);
+        }
+        PASTAD_CHECK(sqe != nullptr);  // the queue was just submitted, so it has room
+        return sqe;
+    }
+
+    void submit() {
+        const int rc = io_uring_submit(&ring_);
+        if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) {
+            log::daemon().warn("io_uring submit: {}", std::strerror(-rc));
+        }
+    }
+
+    void arm_poll(int fd, Watch& w) {
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_poll_add(sqe, fd, w.events);
+        io_uring_sqe_set_data64(sqe, pack(Op::Poll, w.gen, static_cast<std::uint32_t>(fd)));
+        w.armed = true;
+    }
+
+    void cancel_poll(int fd, Watch& w) {
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_poll_remove(sqe, pack(Op::Poll, w.gen, static_cast<std::uint32_t>(fd)));
+        io_uring_sqe_set_data64(sqe, pack(Op::Ignore, 0, 0));
+        w.armed = false;
+    }
+
+    void on_poll(IoHandler& h, std::uint64_t ud, int res) {
+        const int fd = static_cast<int>(idx_of(ud));
+        if (static_cast<std::size_t>(fd) >= watches_.size()) {
+            return;
+        }
+        Watch& w = watches_[static_cast<std::size_t>(fd)];
+        if (!w.active || w.gen != (gen_of(ud) & 0x3fffffff)) {
+            return;  // a watch that changed or ended since: stale
+        }
+        w.armed = false;
+        rearm_.push_back(fd);
+        if (res == -ECANCELED) {
+            return;
+        }
+        const std::uint32_t events = res < 0 ? EPOLLERR : static_cast<std::uint32_t>(res);
+        h.on_socket(w.token, events);
+    }
+
+    void on_rx(IoHandler& h, std::uint32_t i, int res) {
+        if (res > 0) {
+            ++counters_.rx_frames;
+            h.on_frame({rx_.data() + i * kSlotSize, static_cast<std::size_t>(res)});
+        } else if (res < 0 && res != -EAGAIN && res != -EINTR) {
+            static log::RateLimit limit{std::chrono::seconds(10)};
+            if (auto n = limit.allow(std::chrono::steady_clock::now())) {
+                log::daemon().warn("reading the tap: {} ({} times)", std::strerror(-res), *n);
+            }
+        }
+        arm_rx(i);
+    }
+
+    void arm_rx(std::uint32_t i) {
+        io_uring_sqe* sqe = get_sqe();
+        io_uring_prep_read(sqe, tap_, rx_.data() + i * kSlotSize, kSlotSize, 0);
+        io_uring_sqe_set_data64(sqe, pack(Op::Rx, 0, i));
+    }
+
+    int tap_;
+    io_uring ring_{};
+    bool ring_ok_ = false;
+    UniqueFd efd_;
+    SlotRing ring_tx_;
+    std::vector<std::byte> rx_;
+    std::vector<Watch> watches_;
+    std::vector<int> rearm_;
+    std::size_t in_flight_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<IoBackend> IoBackend::create(std::optional<IoKind> kind, int tap_fd) {
+    if (kind == IoKind::Epoll) {
+        return std::make_unique<EpollBackend>(tap_fd);
+    }
+    try {
+        return std::make_unique<UringBackend>(tap_fd);
+    } catch (const std::system_error& e) {
+        if (kind == IoKind::Uring) {
+            throw;
+        }
+        log::daemon().warn("io_uring unavailable ({}); using epoll", e.what());
+        return std::make_unique<EpollBackend>(tap_fd);
+    }
+}
+
+}  // namespace pastad

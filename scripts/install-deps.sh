@@ -10,7 +10,7 @@ level=${1:-test}
 
 build_pkgs=(cmake g++ make pkg-config libmnl-dev liburing-dev libboost-dev
             libspdlog-dev libfmt-dev iproute2 procps)
-test_pkgs=(libgtest-dev libgmock-dev clang libclang-rt-14-dev socat busybox
+test_pkgs=(libgtest-dev libgmock-dev nlohmann-json3-dev clang libclang-rt-14-dev socat busybox
            tcpdump util-linux iputils-ping)
 bench_pkgs=(libbenchmark-dev iperf3 passt slirp4netns python3)
 

@@ -83,9 +83,13 @@
 // postpones ACKs and data until on_sink_space().
 //
 // Limitations. The window we advertise shrinks when the socket is full;
-// the namespace stays correct but may need a retransmission. Half-closed
-// connections live until the inactivity timer. Checksums are computed in
-// user space for every frame (no IFF_VNET_HDR offload yet).
+// the namespace stays correct but may need a retransmission. A low but
+// non-zero window reopens at the next timer tick or ACK, because the kernel
+// signals EPOLLOUT only after a write was refused. Half-closed connections
+// live until the inactivity timer. Simultaneous open is not supported.
+// Checksums are computed in user space for every frame (no IFF_VNET_HDR
+// offload yet). ACKs for namespace data go out at flush(), one per
+// connection and batch, not per segment.
 //
 // References. RFC 9293 (TCP; section 3.10.7 segment processing order,
 // 3.8.6 window management), RFC 7323 (window scale), RFC 5961 (challenge
@@ -1459,15 +1463,16 @@ void TcpEngine::Impl::timer_conn(Conn& c, TcpTime now) {
     if (!(c.events & kEstablished)) {
         if (now - c.created >= kHandshakeTimeout) {
             ++stats_.timeouts;
-            if (c.events & kSynToNs) {
-                release(c, true);  // the host client sees a reset
-            } else {
+            log_conn(c, "handshake timeout");
+            if (!(c.events & kSynToNs)) {
                 OutSeg s;
+                s.seq = c.isn + 1;
                 s.ack = c.seq_from_ns;
                 s.flags = kRst | kAck;
                 (void)emit(c.ep, s);
-                release(c, false);
             }
+            // A host peer that is connected already sees a reset.
+            release(c, !(c.events & kSockConnecting));
             return;
         }
         if (!(c.events & kSockConnecting) && now - c.last_progress >= kAckTimeout) {

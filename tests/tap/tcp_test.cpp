@@ -863,6 +863,47 @@ TEST_P(TcpEngineTest, ServerResetSendsRstToNamespace) {
     EXPECT_EQ(engine_->active(), 0u);
 }
 
+TEST_P(TcpEngineTest, UnansweredSynAckIsResentThenTimesOut) {
+    auto l = listener(GetParam().loopback);
+    ASSERT_TRUE(l.valid());
+    const auto ep = endpoints(local_port(l.get()));
+    syn(ep, 1000);
+    const auto first = pump_for_frames(1);
+    ASSERT_EQ(first.size(), 1u);
+    UniqueFd server(accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    ASSERT_TRUE(server.valid());
+
+    const auto t0 = TcpClock::now();
+    engine_->on_timer(t0 + 1500ms);
+    const auto again = take();
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].flags, kSyn | kAck);
+    EXPECT_EQ(again[0].seq, first[0].seq);
+
+    engine_->on_timer(t0 + 11s);
+    const auto rst = take();
+    ASSERT_EQ(rst.size(), 1u);
+    EXPECT_TRUE(rst[0].has(kRst));
+    EXPECT_EQ(engine_->active(), 0u);
+    EXPECT_EQ(engine_->stats().timeouts, 1u);
+    EXPECT_EQ(wait_eof(server.get()), ECONNRESET);
+}
+
+TEST_P(TcpEngineTest, InactivityResetsBothSides) {
+    auto l = listener(GetParam().loopback);
+    ASSERT_TRUE(l.valid());
+    auto c = establish(l.get(), local_port(l.get()));
+    engine_->on_timer(TcpClock::now() + 1h);
+    EXPECT_TRUE(take().empty());
+    EXPECT_EQ(engine_->active(), 1u);
+    engine_->on_timer(TcpClock::now() + 2h + 1s);
+    const auto got = take();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_TRUE(got[0].has(kRst));
+    EXPECT_EQ(engine_->active(), 0u);
+    EXPECT_EQ(wait_eof(c.server.get()), ECONNRESET);
+}
+
 // --- Opening towards the namespace (port forwards) ---------------------------
 
 TEST_P(TcpEngineTest, AcceptedConnectionSendsSynAndCarriesDataBothWays) {

@@ -188,9 +188,11 @@ void DataPlane::advertise_router() {
 std::string DataPlane::summary() const {
     const auto& s = tcp_.stats();
     return fmt::format(
-        "frames in {} out {} (dropped malformed {}, unsupported {}), arp {} ndp {} replies, "
+        "frames in {} out {} (tap write failures {}, dropped malformed {}, unsupported {}), "
+        "arp {} ndp {} replies, "
         "tcp opened {}+{} closed {} refused {}, bytes to ns {} from ns {}",
-        io_.counters().rx_frames, io_.counters().tx_frames, drops_.total(), counters_.unsupported,
+        io_.counters().rx_frames, io_.counters().tx_frames, io_.counters().tx_dropped,
+        drops_.total(), counters_.unsupported,
         counters_.arp_replies, counters_.ndp_replies, s.opened_by_ns, s.opened_by_host, s.closed,
         s.refused, s.bytes_to_ns, s.bytes_from_ns);
 }

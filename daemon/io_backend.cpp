@@ -109,6 +109,10 @@ private:
 // ---------------------------------------------------------------- epoll --
 
 constexpr std::uint64_t kTapToken = ~std::uint64_t{0};
+constexpr std::uint64_t kKickToken = ~std::uint64_t{0} - 1;
+// Times per process() call a starved producer is resumed after a flush
+// freed its slots, before the rest waits for the next wake-up.
+constexpr int kTxRounds = 8;
 
 class EpollBackend final : public IoBackend {
 public:
@@ -119,6 +123,13 @@ public:
         }
         rx_.resize(kSlotSize);
         set_tap_events(EPOLLIN, EPOLL_CTL_ADD);
+        kick_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.u64 = kKickToken;
+        if (!kick_ || ::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, kick_.get(), &ev) != 0) {
+            throw std::system_error(errno_code(), "creating the transmit wake-up");
+        }
     }
 
     IoKind kind() const override { return IoKind::Epoll; }
@@ -146,7 +157,12 @@ public:
         epoll_event evs[kEventBatch];
         const int n = ::epoll_wait(ep_.get(), evs, kEventBatch, 0);
         for (int i = 0; i < n; ++i) {
-            if (evs[i].data.u64 == kTapToken) {
+            if (evs[i].data.u64 == kKickToken) {
+                std::uint64_t ignored;
+                (void)!::read(kick_.get(), &ignored, sizeof(ignored));
+                flush();
+                h.on_tx_space();
+            } else if (evs[i].data.u64 == kTapToken) {
                 if (evs[i].events & EPOLLOUT) {
                     flush();
                     h.on_tx_space();
@@ -159,7 +175,22 @@ public:
             }
         }
         h.on_batch_end();
-        flush();
+        // Writes here are synchronous, so slots free up at once: a producer
+        // that found the ring full is resumed right away, a few times, and
+        // then through the wake-up eventfd so timers and signals get a turn.
+        for (int round = 0;; ++round) {
+            const bool was_full = ring_.free_slots() == 0;
+            flush();
+            if (!was_full || tx_blocked_) {
+                break;
+            }
+            if (round == kTxRounds) {
+                const std::uint64_t one = 1;
+                (void)!::write(kick_.get(), &one, sizeof(one));
+                break;
+            }
+            h.on_tx_space();
+        }
     }
 
     void flush() override {
@@ -210,6 +241,7 @@ private:
 
     int tap_;
     UniqueFd ep_;
+    UniqueFd kick_;
     SlotRing ring_;
     std::vector<std::byte> rx_;
     bool tx_blocked_ = false;

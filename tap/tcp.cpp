@@ -1295,6 +1295,11 @@ void TcpEngine::Impl::send_from_socket(Conn& c, TcpTime now) {
                                       : 0;
         if (fresh < asked) {
             c.flags &= static_cast<std::uint16_t>(~kSockReadable);  // drained
+            // With the peer's FIN already in, nothing follows what was just
+            // peeked; with edge-triggered readiness no further event says so.
+            if (c.flags & kSockRdhup) {
+                set_event(c, kSockEof);
+            }
         }
         if (fresh == 0) {
             // Nothing new: end of stream if the peer's FIN is in.

@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <functional>
@@ -809,6 +810,26 @@ TEST_P(TcpEngineTest, HalfCloseBothWaysThenRelease) {
     segment(c.ep, c.ns_seq + 1, c.our_seq + 1501, kAck);
     EXPECT_EQ(engine_->active(), 0u);
     EXPECT_TRUE(poller_.watched.empty());
+}
+
+TEST_P(TcpEngineTest, DataAndFinInOneEdgeStillEndWithFin) {
+    // With edge-triggered readiness the server's last data and its FIN can
+    // arrive as one event: the peek that drains the data is the last chance
+    // to notice the end of stream.
+    auto l = listener(GetParam().loopback);
+    ASSERT_TRUE(l.valid());
+    auto c = establish(l.get(), local_port(l.get()));
+    const Bytes data = pattern(1000, 3);
+    ASSERT_EQ(send(c.server.get(), data.data(), data.size(), 0), 1000);
+    shutdown(c.server.get(), SHUT_WR);
+    auto got = pump_for_frames(1);
+    ASSERT_FALSE(got.empty());
+    EXPECT_EQ(got[0].data, data);
+    segment(c.ep, c.ns_seq, c.our_seq + 1000, kAck);
+    std::vector<Out> fin;
+    EXPECT_TRUE(pump(fin, [](const std::vector<Out>& g) {
+        return std::any_of(g.begin(), g.end(), [](const Out& o) { return o.has(kFin); });
+    })) << "no FIN after the host peer closed";
 }
 
 TEST_P(TcpEngineTest, ServerClosesFirstThenNamespace) {

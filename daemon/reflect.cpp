@@ -139,7 +139,7 @@ NetPlan plan_network(const Config& cfg) {
         if (!t4 && !cfg.template_if4.empty()) {
             throw std::invalid_argument("IPv4 template interface: " + why);
         }
-        log::netlink().info("IPv4: {}", why);
+        log::netlink().info("{}", why);
     }
     if (cfg.ipv6) {
         const auto addrs = nl.addrs6().value_or_throw("reading the host's IPv6 addresses");
@@ -149,7 +149,7 @@ NetPlan plan_network(const Config& cfg) {
         if (!t6 && !cfg.template_if6.empty()) {
             throw std::invalid_argument("IPv6 template interface: " + why);
         }
-        log::netlink().info("IPv6: {}", why);
+        log::netlink().info("{}", why);
     }
     NetPlan p = make_plan(cfg, t4, t6);
     if (p.local_mode) {
@@ -183,10 +183,14 @@ void apply_network(const Config& cfg, const NetPlan& plan) {
     if (!cfg.config_net) {
         return;
     }
-    // The addresses are given; router advertisements must not add more.
+    // Addresses and routes are given: router advertisements must not add
+    // more of either, or the namespace would differ from the host.
     if (plan.v6) {
-        std::ofstream autoconf("/proc/sys/net/ipv6/conf/" + plan.ifname + "/autoconf");
-        autoconf << "0\n";
+        const std::string conf = "/proc/sys/net/ipv6/conf/" + plan.ifname + "/";
+        std::ofstream(conf + "autoconf") << "0\n";
+        if (plan.gw6) {
+            std::ofstream(conf + "accept_ra") << "0\n";
+        }
     }
     if (plan.mtu != 0) {
         tolerate_exists(nl.set_mtu(tap, plan.mtu), "setting the tap's MTU");

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # scripts/install-deps.sh - install what building, testing and benchmarking need
 #
-# Usage: scripts/install-deps.sh [build|test|bench]
+# Usage: scripts/install-deps.sh [build|demo|test|bench]
 # Installs only the Debian packages that are missing, so a second run is quick.
 set -euo pipefail
 
@@ -17,9 +17,10 @@ bench_pkgs=(libbenchmark-dev iperf3 passt slirp4netns python3)
 wanted=("${build_pkgs[@]}")
 case "$level" in
 build) ;;
+demo) wanted+=(socat) ;;
 test) wanted+=("${test_pkgs[@]}") ;;
 bench) wanted+=("${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
-*) echo "install-deps.sh: unknown level '$level' (build, test or bench)" >&2; exit 2 ;;
+*) echo "install-deps.sh: unknown level '$level' (build, demo, test or bench)" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -24,11 +24,11 @@ enum class TargetKind {
 // then only read. Defaults are pasta's.
 struct Config {
     // Process and logging.
-    bool foreground = false;  // -f: stay in the foreground
-    bool quiet = false;       // -q: only warnings and errors
-    bool debug = false;       // -d
-    bool trace = false;       // --trace (implies debug)
-    std::string log_file;     // -l
+    bool foreground = false;             // -f: stay in the foreground
+    bool quiet = false;                  // -q: only warnings and errors
+    bool debug = false;                  // -d
+    bool trace = false;                  // --trace (implies debug)
+    std::string log_file;                // -l
     std::size_t log_size = 1024 * 1024;  // --log-size, bytes
     std::string pid_file;                // -P
     std::string pcap_file;               // -p
@@ -46,43 +46,43 @@ struct Config {
     bool no_netns_quit = false;        // --no-netns-quit
 
     // Interfaces and addressing.
-    bool config_net = false;       // --config-net
-    std::string ns_ifname;         // -I; empty: the template interface's name
-    std::string template_if4;      // -i or --outbound-if4: template for IPv4
-    std::string template_if6;      // -i or --outbound-if6: template for IPv6
-    std::optional<unsigned> mtu;   // -m; unset: 65520; 0: leave the tap's MTU alone and
-                                   // advertise none (DHCP option 26, NDP MTU option)
-    std::optional<Ip4> addr4;      // -a (IPv4)
-    std::optional<Ip6> addr6;      // -a (IPv6)
+    bool config_net = false;          // --config-net
+    std::string ns_ifname;            // -I; empty: the template interface's name
+    std::string template_if4;         // -i or --outbound-if4: template for IPv4
+    std::string template_if6;         // -i or --outbound-if6: template for IPv6
+    std::optional<unsigned> mtu;      // -m; unset: 65520; 0: leave the tap's MTU alone and
+                                      // advertise none (DHCP option 26, NDP MTU option)
+    std::optional<Ip4> addr4;         // -a (IPv4)
+    std::optional<Ip6> addr6;         // -a (IPv6)
     std::optional<unsigned> prefix4;  // -n, or -a ADDR/LEN (IPv4), as a prefix length
     std::optional<unsigned> prefix6;  // -a ADDR/LEN (IPv6)
-    std::optional<Ip4> gw4;        // -g (IPv4)
-    std::optional<Ip6> gw6;        // -g (IPv6)
-    std::optional<Mac> our_mac;    // -M: source MAC of frames pastad sends
-    std::optional<Mac> ns_mac;     // --ns-mac-addr: MAC of the namespace's tap
-    bool ipv4 = true;              // false with -6
-    bool ipv6 = true;              // false with -4
-    bool copy_routes = true;       // false with --no-copy-routes
-    bool copy_addrs = true;        // false with --no-copy-addrs
+    std::optional<Ip4> gw4;           // -g (IPv4)
+    std::optional<Ip6> gw6;           // -g (IPv6)
+    std::optional<Mac> our_mac;       // -M: source MAC of frames pastad sends
+    std::optional<Mac> ns_mac;        // --ns-mac-addr: MAC of the namespace's tap
+    bool ipv4 = true;                 // false with -6
+    bool ipv6 = true;                 // false with -4
+    bool copy_routes = true;          // false with --no-copy-routes
+    bool copy_addrs = true;           // false with --no-copy-addrs
 
     // Address mapping.
-    std::optional<Ip4> outbound4;  // -o (IPv4): bind outbound sockets to it
-    std::optional<Ip6> outbound6;  // -o (IPv6)
-    bool no_map_gw = false;        // --no-map-gw
+    std::optional<Ip4> outbound4;           // -o (IPv4): bind outbound sockets to it
+    std::optional<Ip6> outbound6;           // -o (IPv6)
+    bool no_map_gw = false;                 // --no-map-gw
     std::optional<Ip4> map_host_loopback4;  // --map-host-loopback
     std::optional<Ip6> map_host_loopback6;
-    bool map_host_loopback_none = false;    // --map-host-loopback none
-    std::optional<Ip4> map_guest_addr4;     // --map-guest-addr
+    bool map_host_loopback_none = false;  // --map-host-loopback none
+    std::optional<Ip4> map_guest_addr4;   // --map-guest-addr
     std::optional<Ip6> map_guest_addr6;
-    bool freebind = false;                  // --freebind
+    bool freebind = false;  // --freebind
 
     // DNS.
-    std::vector<Ip4> dns4;          // -D
+    std::vector<Ip4> dns4;  // -D
     std::vector<Ip6> dns6;
-    bool dns_none = false;          // -D none
+    bool dns_none = false;            // -D none
     std::optional<Ip4> dns_forward4;  // --dns-forward
     std::optional<Ip6> dns_forward6;
-    std::optional<Ip4> dns_host4;     // --dns-host
+    std::optional<Ip4> dns_host4;  // --dns-host
     std::optional<Ip6> dns_host6;
     std::vector<std::string> search;  // -S
     bool search_none = false;         // -S none
@@ -92,7 +92,7 @@ struct Config {
     // Protocols and services.
     bool no_tcp = false, no_udp = false, no_icmp = false;
     bool no_dhcp = false, no_ndp = false, no_dhcpv6 = false, no_ra = false;
-    bool no_splice = false;        // --no-splice
+    bool no_splice = false;         // --no-splice
     bool host_lo_to_ns_lo = false;  // --host-lo-to-ns-lo
 
     // Port forwarding specifications, as given (validated by the forwarding

@@ -15,11 +15,11 @@ namespace pastad {
 
 // The namespaces pastad serves, held open for as long as it runs.
 struct Target {
-    UniqueFd netns;        // the target network namespace
-    UniqueFd userns;       // its owning user namespace, when pastad joined one
-    pid_t child = -1;      // the spawned command, with TargetKind::Spawn
-    UniqueFd child_pidfd;  // pidfd of `child`, or of the target PID with TargetKind::Pid
-    UniqueFd release_fd;   // write end: closing it lets the spawned command exec
+    UniqueFd netns;          // the target network namespace
+    UniqueFd userns;         // its owning user namespace, when pastad joined one
+    pid_t child = -1;        // the spawned command, with TargetKind::Spawn
+    UniqueFd child_pidfd;    // pidfd of `child`, or of the target PID with TargetKind::Pid
+    UniqueFd release_fd;     // write end: closing it lets the spawned command exec
     std::string netns_path;  // what to watch for deletion, with TargetKind::Netns
 };
 

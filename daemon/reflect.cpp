@@ -94,14 +94,12 @@ NetPlan make_plan(const Config& cfg, const std::optional<netlink::Template4>& t4
     if (want4) {
         p.v4 = true;
         p.host_if4 = t4 ? t4->link.name : "";
-        fill_family(t4, cfg.addr4, cfg.prefix4, cfg.gw4, cfg, p.addrs4,
-                    p.routes4, p.gw4);
+        fill_family(t4, cfg.addr4, cfg.prefix4, cfg.gw4, cfg, p.addrs4, p.routes4, p.gw4);
     }
     if (want6) {
         p.v6 = true;
         p.host_if6 = t6 ? t6->link.name : "";
-        fill_family(t6, cfg.addr6, cfg.prefix6, cfg.gw6, cfg, p.addrs6,
-                    p.routes6, p.gw6);
+        fill_family(t6, cfg.addr6, cfg.prefix6, cfg.gw6, cfg, p.addrs6, p.routes6, p.gw6);
     }
     p.local_mode = !p.v4 && !p.v6;
 

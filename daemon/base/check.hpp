@@ -8,9 +8,9 @@ namespace pastad::detail {
 
 // Aborts with a log line when an internal invariant is broken. Never use it
 // for anything the network, the kernel or the user can cause.
-#define PASTAD_CHECK(cond)                                                    \
-    do {                                                                      \
-        if (!(cond)) [[unlikely]] {                                           \
-            ::pastad::detail::check_failed(#cond, __FILE__, __LINE__);        \
-        }                                                                     \
+#define PASTAD_CHECK(cond)                                             \
+    do {                                                               \
+        if (!(cond)) [[unlikely]] {                                    \
+            ::pastad::detail::check_failed(#cond, __FILE__, __LINE__); \
+        }                                                              \
     } while (0)

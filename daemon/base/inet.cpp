@@ -84,7 +84,9 @@ std::string Ip6::str() const {
     return buf;
 }
 
-bool Ip6::is_unspecified() const { return b == std::array<std::uint8_t, 16>{}; }
+bool Ip6::is_unspecified() const {
+    return b == std::array<std::uint8_t, 16>{};
+}
 
 bool Ip6::is_loopback() const {
     std::array<std::uint8_t, 16> lo{};
@@ -146,7 +148,8 @@ InAny InAny::from(const Ip4& v4) {
 }
 
 bool InAny::is_v4() const {
-    static constexpr std::array<std::uint8_t, 12> kMapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static constexpr std::array<std::uint8_t, 12> kMapped = {0, 0, 0, 0, 0,    0,
+                                                             0, 0, 0, 0, 0xff, 0xff};
     return std::memcmp(a.b.data(), kMapped.data(), kMapped.size()) == 0;
 }
 
@@ -156,12 +159,22 @@ Ip4 InAny::v4() const {
     return r;
 }
 
-std::string InAny::str() const { return is_v4() ? v4().str() : a.str(); }
+std::string InAny::str() const {
+    return is_v4() ? v4().str() : a.str();
+}
 
-bool same_prefix(const Ip4& a, const Ip4& b, unsigned len) { return prefix_equal(a.b, b.b, len); }
-bool same_prefix(const Ip6& a, const Ip6& b, unsigned len) { return prefix_equal(a.b, b.b, len); }
+bool same_prefix(const Ip4& a, const Ip4& b, unsigned len) {
+    return prefix_equal(a.b, b.b, len);
+}
+bool same_prefix(const Ip6& a, const Ip6& b, unsigned len) {
+    return prefix_equal(a.b, b.b, len);
+}
 
-std::string to_string(const Prefix4& p) { return p.addr.str() + "/" + std::to_string(p.len); }
-std::string to_string(const Prefix6& p) { return p.addr.str() + "/" + std::to_string(p.len); }
+std::string to_string(const Prefix4& p) {
+    return p.addr.str() + "/" + std::to_string(p.len);
+}
+std::string to_string(const Prefix6& p) {
+    return p.addr.str() + "/" + std::to_string(p.len);
+}
 
 }  // namespace pastad

@@ -17,8 +17,8 @@ struct Settings {
     spdlog::level::level_enum level = spdlog::level::info;
     bool to_stderr = true;
     bool to_syslog = false;
-    std::string file;                  // empty: no log file
-    std::size_t file_size = 1 << 20;   // bytes kept in the log file
+    std::string file;                 // empty: no log file
+    std::size_t file_size = 1 << 20;  // bytes kept in the log file
 };
 
 // Installs the sinks for every folder's logger. Call from the main thread
@@ -29,10 +29,18 @@ void configure(const Settings& s);
 // valid; before configure() it logs to stderr at info.
 spdlog::logger& get(const char* name);
 
-inline spdlog::logger& daemon() { return get("daemon"); }
-inline spdlog::logger& tap() { return get("tap"); }
-inline spdlog::logger& splice() { return get("splice"); }
-inline spdlog::logger& netlink() { return get("netlink"); }
+inline spdlog::logger& daemon() {
+    return get("daemon");
+}
+inline spdlog::logger& tap() {
+    return get("tap");
+}
+inline spdlog::logger& splice() {
+    return get("splice");
+}
+inline spdlog::logger& netlink() {
+    return get("netlink");
+}
 
 // Lets one log line through per interval from a hot call site and counts what
 // it held back: allow() returns the number of events since the last line

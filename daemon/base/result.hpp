@@ -42,8 +42,12 @@ private:
 };
 
 // The error code for the current errno, for wrapping failed system calls.
-inline std::error_code errno_code() { return {errno, std::system_category()}; }
-inline std::error_code errno_code(int err) { return {err, std::system_category()}; }
+inline std::error_code errno_code() {
+    return {errno, std::system_category()};
+}
+inline std::error_code errno_code(int err) {
+    return {err, std::system_category()};
+}
 
 // Throws std::system_error for errno when `rc` is negative; for set-up code.
 inline int check_syscall(int rc, const char* what) {

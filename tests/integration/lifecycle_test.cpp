@@ -68,8 +68,8 @@ TEST_F(LifecycleTest, SigtermEndsDaemonWithStatusZero) {
     // In the foreground, so the shell can collect the exit status.
     const auto r = sh(sb_->in_host(
         "sh -c '" + pastad_binary() + " -f -q --config-net --netns /run/netns/" + target +
-        " & p=$!; for i in $(seq 100); do ip -n " + target +
-        " link show " + sb_->veth_host + " >/dev/null 2>&1 && break; sleep 0.05; done; "
+        " & p=$!; for i in $(seq 100); do ip -n " + target + " link show " + sb_->veth_host +
+        " >/dev/null 2>&1 && break; sleep 0.05; done; "
         "kill -TERM $p; wait $p; echo status=$?'"));
     EXPECT_NE(r.out.find("status=0"), std::string::npos) << r.out;
 }
@@ -121,14 +121,14 @@ TEST_F(LifecycleTest, RootlessSpawnGetsReflectedNetwork) {
     if ((st.st_mode & 0666) != 0666) {
         ASSERT_EQ(::chmod("/dev/net/tun", 0666), 0);
     }
-    const auto probe = sh(sb_->in_host(
-        "setpriv --reuid=65534 --regid=65534 --clear-groups unshare -Ur true 2>&1"));
+    const auto probe = sh(
+        sb_->in_host("setpriv --reuid=65534 --regid=65534 --clear-groups unshare -Ur true 2>&1"));
     if (probe.status != 0) {
         GTEST_SKIP() << "unprivileged user namespaces are not available: " << probe.out;
     }
-    const auto r = sh(sb_->in_host("setpriv --reuid=65534 --regid=65534 --clear-groups " +
-                                   pastad_binary() +
-                                   " -q --config-net -- sh -c 'id -u; ip -o addr show' 2>&1"));
+    const auto r =
+        sh(sb_->in_host("setpriv --reuid=65534 --regid=65534 --clear-groups " + pastad_binary() +
+                        " -q --config-net -- sh -c 'id -u; ip -o addr show' 2>&1"));
     ASSERT_EQ(r.status, 0) << r.out;
     EXPECT_EQ(r.out.substr(0, 2), "0\n") << "the command runs as root of its user namespace";
     EXPECT_NE(r.out.find("198.51.100.2/24"), std::string::npos) << r.out;

@@ -126,13 +126,13 @@ TEST_F(ReflectTest, InterfaceOptionPicksTheTemplate) {
     // A second uplink with a lower-metric default route would normally win;
     // -i must override that choice.
     const std::string second = "sbs" + std::to_string(::getpid() % 100000);
-    ASSERT_EQ(sh("ip -n " + sb_->host + " link add " + second + " type veth peer name " + second +
-                 "p && ip -n " + sb_->host + " addr add 192.0.2.2/24 dev " + second +
-                 " && ip -n " + sb_->host + " link set " + second + " up && ip -n " + sb_->host +
-                 " link set " + second + "p up && ip -n " + sb_->host +
-                 " route add default via 192.0.2.1 metric 5 2>&1")
-                  .status,
-              0);
+    ASSERT_EQ(
+        sh("ip -n " + sb_->host + " link add " + second + " type veth peer name " + second +
+           "p && ip -n " + sb_->host + " addr add 192.0.2.2/24 dev " + second + " && ip -n " +
+           sb_->host + " link set " + second + " up && ip -n " + sb_->host + " link set " + second +
+           "p up && ip -n " + sb_->host + " route add default via 192.0.2.1 metric 5 2>&1")
+            .status,
+        0);
     ASSERT_EQ(start("--config-net -4 -i " + sb_->veth_host).status, 0);
     EXPECT_EQ(addrs(sb_->veth_host, "-4"), std::vector<std::string>{"198.51.100.2/24"});
     EXPECT_EQ(default_gw("-4"), "198.51.100.1");
@@ -140,13 +140,13 @@ TEST_F(ReflectTest, InterfaceOptionPicksTheTemplate) {
 
 TEST_F(ReflectTest, LowestMetricDefaultRouteWinsAndIsLogged) {
     const std::string second = "sbm" + std::to_string(::getpid() % 100000);
-    ASSERT_EQ(sh("ip -n " + sb_->host + " link add " + second + " type veth peer name " + second +
-                 "p && ip -n " + sb_->host + " addr add 192.0.2.2/24 dev " + second +
-                 " && ip -n " + sb_->host + " link set " + second + " up && ip -n " + sb_->host +
-                 " link set " + second + "p up && ip -n " + sb_->host +
-                 " route add default via 192.0.2.1 metric 5 2>&1")
-                  .status,
-              0);
+    ASSERT_EQ(
+        sh("ip -n " + sb_->host + " link add " + second + " type veth peer name " + second +
+           "p && ip -n " + sb_->host + " addr add 192.0.2.2/24 dev " + second + " && ip -n " +
+           sb_->host + " link set " + second + " up && ip -n " + sb_->host + " link set " + second +
+           "p up && ip -n " + sb_->host + " route add default via 192.0.2.1 metric 5 2>&1")
+            .status,
+        0);
     // The sandbox's own default route has metric 0, so it still wins: make
     // the new one the better choice.
     ASSERT_EQ(sh("ip -n " + sb_->host + " route del default via 198.51.100.1 && ip -n " +
@@ -174,8 +174,7 @@ TEST_F(ReflectTest, WithoutConfigNetOnlyTheTapExists) {
 }
 
 TEST_F(ReflectTest, GatewayResolvesToPastadMacOverArpAndNdp) {
-    ASSERT_EQ(start("--config-net --ns-mac-addr 02:00:00:00:00:0a -M 02:00:00:00:00:0b").status,
-              0);
+    ASSERT_EQ(start("--config-net --ns-mac-addr 02:00:00:00:00:0a -M 02:00:00:00:00:0b").status, 0);
     // Any traffic towards the gateway makes the kernel resolve it first.
     sh("ip netns exec " + target_ + " ping -c1 -W1 198.51.100.1 >/dev/null 2>&1");
     sh("ip netns exec " + target_ + " ping -6 -c1 -W1 2001:db8::1 >/dev/null 2>&1");

@@ -53,7 +53,7 @@ public:
     std::string in_host(const std::string& args) const;
     std::string in_up(const std::string& args) const;
 
-    const std::string host;   // namespace names
+    const std::string host;  // namespace names
     const std::string up;
     const std::string veth_host;  // interface names (the template interface)
     const std::string veth_up;

@@ -1,0 +1,644 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
+# bench/compare.py - end-to-end TCP comparison of pastad, pasta, slirp4netns and a veth pair
+#
+# Called by bench/run.sh, which installs the tools and builds pastad first.
+#
+# The world is the sandbox of DESIGN.md section 6, made here under names
+# unique to this run (RUN_ID): "<id>-host" (198.51.100.2/24, default via .1)
+# where each translator runs, and "<id>-up" (198.51.100.1/24, 203.0.113.10/32
+# on lo) where the iperf3 and rr_tool servers listen. Every client runs in a
+# namespace of its own, connected to <id>-host by the system under test:
+#
+#   veth          "<id>-cv", joined to <id>-host by a second veth pair on
+#                 198.18.1.0/24 and routed by <id>-host's kernel (the path a
+#                 container on a kernel bridge/veth takes: two veth hops).
+#   pastad-uring  "<id>-t", pastad --netns attached, --io-backend=uring.
+#   pastad-epoll  the same with --io-backend=epoll.
+#   pasta         the same with Debian's /usr/bin/pasta.
+#   slirp4netns   an `unshare -n` process started inside <id>-host, served by
+#                 slirp4netns --configure --mtu=65520 --disable-host-loopback
+#                 on 198.18.2.0/24 (slirp's own addressing inside that
+#                 namespace; slirp's sockets leave from <id>-host).
+#
+# Nothing is sent anywhere but between these namespaces. Every namespace and
+# process made here is removed on every way out (normal end, exception,
+# SIGINT/SIGTERM); run.sh's trap repeats the namespace clean-up in case this
+# script itself is killed.
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+SERVER = "203.0.113.10"
+IPERF_PORT = 5201
+RR_PORT = 7001
+CRR_PORT = 7002
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+GIB = float(1 << 30)
+
+SYSTEMS = ["veth", "pastad-uring", "pastad-epoll", "pasta", "slirp4netns"]
+
+# (key, title, iperf3 extra args); rr/crr rows are added separately.
+THROUGHPUT_TESTS = [
+    ("up1", "TCP namespace -> server, 1 stream", []),
+    ("up4", "TCP namespace -> server, 4 streams", ["-P", "4"]),
+    ("down1", "TCP server -> namespace, 1 stream", ["-R"]),
+    ("down4", "TCP server -> namespace, 4 streams", ["-R", "-P", "4"]),
+]
+RR_TESTS = [
+    ("rr", "Request/response, 1 byte each way over one connection", "rr", RR_PORT),
+    ("crr", "Connect, 1 byte each way, close (CRR)", "crr", CRR_PORT),
+]
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def sh(args, check=True, timeout=60, capture=True):
+    r = subprocess.run(args, capture_output=capture, text=True, timeout=timeout)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({r.returncode}): {r.stderr.strip()}")
+    return r
+
+
+class World:
+    """Owns every namespace and process of the run; close() removes them all."""
+
+    def __init__(self, run_id, build_dir):
+        self.id = run_id
+        self.build = build_dir
+        self.host = f"{run_id}-host"
+        self.up = f"{run_id}-up"
+        self.namespaces = []
+        self.procs = []  # Popen objects we started
+        self.pids = []  # daemonised processes we started (from pid files)
+
+    # -- namespaces --------------------------------------------------------
+    def add_ns(self, name):
+        sh(["ip", "netns", "add", name])
+        self.namespaces.append(name)
+        sh(["ip", "-n", name, "link", "set", "lo", "up"])
+        return name
+
+    def del_ns(self, name):
+        self.kill_ns_pids(name)
+        sh(["ip", "netns", "del", name], check=False)
+        if name in self.namespaces:
+            self.namespaces.remove(name)
+
+    @staticmethod
+    def kill_ns_pids(name):
+        # Only processes inside a namespace this run created: ours.
+        r = sh(["ip", "netns", "pids", name], check=False)
+        for pid in r.stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+
+    def make_sandbox(self):
+        h, u = self.add_ns(self.host), self.add_ns(self.up)
+        vh, vu = f"{self.id}h", f"{self.id}u"
+        sh(["ip", "link", "add", vh, "type", "veth", "peer", "name", vu])
+        sh(["ip", "link", "set", vh, "netns", h])
+        sh(["ip", "link", "set", vu, "netns", u])
+        for cmd in (
+            ["ip", "-n", h, "addr", "add", "198.51.100.2/24", "dev", vh],
+            ["ip", "-n", h, "addr", "add", "2001:db8::2/64", "dev", vh, "nodad"],
+            ["ip", "-n", h, "link", "set", vh, "up"],
+            ["ip", "-n", h, "route", "add", "default", "via", "198.51.100.1"],
+            ["ip", "-n", h, "-6", "route", "add", "default", "via", "2001:db8::1"],
+            ["ip", "-n", u, "addr", "add", "198.51.100.1/24", "dev", vu],
+            ["ip", "-n", u, "addr", "add", "2001:db8::1/64", "dev", vu, "nodad"],
+            ["ip", "-n", u, "addr", "add", f"{SERVER}/32", "dev", "lo"],
+            ["ip", "-n", u, "link", "set", vu, "up"],
+            # Back route for the veth system's client network.
+            ["ip", "-n", u, "route", "add", "198.18.1.0/24", "via", "198.51.100.2"],
+            ["ip", "netns", "exec", h, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"],
+        ):
+            sh(cmd)
+
+    # -- processes ---------------------------------------------------------
+    def spawn(self, args, **kw):
+        p = subprocess.Popen(args, **kw)
+        self.procs.append(p)
+        return p
+
+    def stop(self, p, timeout=3):
+        if p.poll() is None:
+            p.terminate()
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def stop_pid(self, pid):
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                break
+            for _ in range(50):
+                if not alive(pid):
+                    break
+                time.sleep(0.02)
+            if not alive(pid):
+                break
+        if pid in self.pids:
+            self.pids.remove(pid)
+
+    def close(self):
+        for p in list(self.procs):
+            try:
+                self.stop(p, timeout=1)
+            except Exception:  # noqa: BLE001 - clean-up goes on regardless
+                pass
+        for pid in list(self.pids):
+            self.stop_pid(pid)
+        for ns in list(reversed(self.namespaces)):
+            self.del_ns(ns)
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def cpu_ticks(pid):
+    """utime and stime of a whole process (all threads), in clock ticks."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+    # Fields after "(comm)" start at field 3 (state); utime is 14, stime 15.
+    return int(fields[11]), int(fields[12])
+
+
+def wait_for(pred, limit=10.0):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return pred()
+
+
+def read_pid_file(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------
+# Systems: each start() returns (client command prefix, translator pid or None)
+
+
+class System:
+    def __init__(self, world, name):
+        self.w = world
+        self.name = name
+        self.pid = None
+        self.client_ns = None
+        self.target_proc = None
+        self.proc = None
+
+    def start(self):
+        w = self.w
+        if self.name == "veth":
+            ns = w.add_ns(f"{w.id}-cv")
+            a, b = f"{w.id}c", f"{w.id}d"
+            sh(["ip", "link", "add", a, "type", "veth", "peer", "name", b])
+            sh(["ip", "link", "set", a, "netns", w.host])
+            sh(["ip", "link", "set", b, "netns", ns])
+            sh(["ip", "-n", w.host, "addr", "add", "198.18.1.1/24", "dev", a])
+            sh(["ip", "-n", w.host, "link", "set", a, "up"])
+            sh(["ip", "-n", ns, "addr", "add", "198.18.1.2/24", "dev", b])
+            sh(["ip", "-n", ns, "link", "set", b, "up"])
+            sh(["ip", "-n", ns, "route", "add", "default", "via", "198.18.1.1"])
+            self.client_ns = ns
+            return ["ip", "netns", "exec", ns]
+
+        if self.name in ("pastad-uring", "pastad-epoll", "pasta"):
+            ns = w.add_ns(f"{w.id}-t")
+            self.client_ns = ns
+            pid_file = f"/tmp/{w.id}-{self.name}.pid"
+            if self.name == "pasta":
+                # As root, this pasta switches to "nobody" unless told
+                # otherwise, and then cannot join a namespace that root made.
+                binary = ["/usr/bin/pasta", "--runas", "0"]
+            else:
+                backend = self.name.split("-")[1]
+                binary = [f"{w.build}/daemon/pastad", f"--io-backend={backend}"]
+            args = binary + [
+                "--config-net", "-q", "-t", "none", "-u", "none", "-T", "none", "-U", "none",
+                "-P", pid_file, "--netns", f"/run/netns/{ns}",
+            ]
+            # Both fork once the namespace is usable; exit status 0 means ready.
+            sh(["ip", "netns", "exec", w.host] + args, timeout=20)
+            self.pid = read_pid_file(pid_file)
+            os.unlink(pid_file)
+            if self.pid is None or not alive(self.pid):
+                raise RuntimeError(f"{self.name} did not stay up")
+            w.pids.append(self.pid)
+            # The tap's address appears once the daemon configured it.
+            if not wait_for(lambda: "198.51.100.2" in sh(
+                    ["ip", "-n", ns, "-4", "addr"], check=False).stdout):
+                raise RuntimeError(f"{self.name} did not configure the namespace")
+            return ["ip", "netns", "exec", ns]
+
+        if self.name == "slirp4netns":
+            # A process in a new netns, itself started inside <id>-host so
+            # that slirp4netns (also in <id>-host) reaches <id>-up.
+            self.target_proc = w.spawn(
+                ["ip", "netns", "exec", w.host, "unshare", "-n", "sleep", "3600"])
+            host_ns = os.readlink(f"/proc/{os.getpid()}/ns/net")
+            tpid = self.target_proc.pid
+
+            def unshared():
+                try:
+                    # ip netns exec and unshare exec in place: same pid.
+                    return os.readlink(f"/proc/{tpid}/ns/net") != host_ns and \
+                        os.readlink(f"/proc/{tpid}/exe").endswith("sleep")
+                except OSError:
+                    return False
+
+            if not wait_for(unshared):
+                raise RuntimeError("unshare -n did not start")
+            rfd, wfd = os.pipe()
+            self.proc = w.spawn(
+                ["ip", "netns", "exec", w.host, "slirp4netns", "--configure", "--mtu=65520",
+                 "--disable-host-loopback", "--cidr=198.18.2.0/24", f"--ready-fd={wfd}",
+                 str(tpid), "tap0"],
+                pass_fds=(wfd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            os.close(wfd)
+            ready = os.read(rfd, 1)
+            os.close(rfd)
+            if ready != b"1":
+                raise RuntimeError("slirp4netns did not become ready")
+            self.pid = self.proc.pid
+            return ["nsenter", "-t", str(tpid), "-n"]
+
+        raise ValueError(self.name)
+
+    def stop(self):
+        w = self.w
+        if self.pid is not None and self.proc is None:
+            w.stop_pid(self.pid)
+        if self.proc is not None:
+            w.stop(self.proc)
+        if self.target_proc is not None:
+            w.stop(self.target_proc)
+        if self.client_ns is not None:
+            w.del_ns(self.client_ns)  # takes the veth pair with it
+        self.pid = self.proc = self.target_proc = self.client_ns = None
+
+    def mtu(self, prefix):
+        r = sh(prefix + ["ip", "-o", "link"], check=False)
+        m = [int(x) for x in re.findall(r"mtu (\d+)", r.stdout)]
+        return max(m) if m else None
+
+
+# ---------------------------------------------------------------------------
+# Tests
+
+
+def listening(world, port):
+    r = sh(["ip", "netns", "exec", world.up, "ss", "-Htln", f"sport = :{port}"], check=False)
+    return bool(r.stdout.strip())
+
+
+def run_iperf(world, system, prefix, extra, seconds):
+    srv = world.spawn(["ip", "netns", "exec", world.up, "iperf3", "-s", "-1", "-B", SERVER,
+                       "-p", str(IPERF_PORT)],
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not wait_for(lambda: listening(world, IPERF_PORT)):
+            return {"error": "iperf3 server did not start"}
+        before = cpu_ticks(system.pid)
+        cmd = prefix + ["iperf3", "-c", SERVER, "-p", str(IPERF_PORT), "-t", str(seconds),
+                        "-i", "0.5", "-J", "--connect-timeout", "3000"] + extra
+        try:
+            r = sh(cmd, check=False, timeout=seconds + 30)
+            out = r.stdout
+        except subprocess.TimeoutExpired:
+            return {"error": "iperf3 client timed out"}
+        after = cpu_ticks(system.pid)
+    finally:
+        world.stop(srv, timeout=2)
+    try:
+        j = json.loads(out)
+    except json.JSONDecodeError:
+        return {"error": "no JSON from iperf3"}
+    if "error" in j and not j.get("end", {}).get("sum_received"):
+        return {"error": j["error"]}
+    end = j["end"]
+    recv = end["sum_received"]
+    intervals = [i["sum"]["bits_per_second"] for i in j.get("intervals", [])
+                 if i["sum"]["seconds"] >= 0.25]
+    best = max(intervals) if intervals else 0.0
+    res = {
+        "gbps": recv["bits_per_second"] / 1e9,
+        "bytes": recv["bytes"],
+        "retransmits": end.get("sum_sent", {}).get("retransmits"),
+        "intervals": len(intervals),
+        "stalls": sum(1 for b in intervals if b < 0.1 * best),
+    }
+    if before and after:
+        res["cpu_user"] = (after[0] - before[0]) / CLK_TCK
+        res["cpu_sys"] = (after[1] - before[1]) / CLK_TCK
+    if "error" in j:
+        res["warning"] = j["error"]
+    return res
+
+
+def run_rr(world, system, prefix, mode, port, seconds):
+    rr_tool = f"{world.build}/bench/rr_tool"
+    srv = world.spawn(["ip", "netns", "exec", world.up, rr_tool, "server", "--addr", SERVER,
+                       "--port", str(port), "--mode", mode, "--max-seconds",
+                       str(seconds + 60)], stdout=subprocess.DEVNULL)
+    try:
+        if not wait_for(lambda: listening(world, port)):
+            return {"error": "rr_tool server did not start"}
+        before = cpu_ticks(system.pid)
+        cmd = prefix + [rr_tool, "client", "--addr", SERVER, "--port", str(port), "--mode",
+                        mode, "--seconds", str(seconds)]
+        try:
+            r = sh(cmd, check=False, timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            return {"error": "rr_tool client timed out"}
+        after = cpu_ticks(system.pid)
+    finally:
+        world.stop(srv, timeout=2)
+    try:
+        j = json.loads(r.stdout)
+    except json.JSONDecodeError:
+        return {"error": f"rr_tool: {r.stderr.strip()[:200]}"}
+    res = {"rate": j["rate"], "transactions": j["transactions"], "errors": j["errors"],
+           "p50_us": j["p50_us"], "p99_us": j["p99_us"]}
+    if j["transactions"] == 0:
+        res["error"] = "no transaction completed"
+    if before and after:
+        res["cpu_user"] = (after[0] - before[0]) / CLK_TCK
+        res["cpu_sys"] = (after[1] - before[1]) / CLK_TCK
+    return res
+
+
+# ---------------------------------------------------------------------------
+# Report
+
+
+def fmt(x, digits=2):
+    if x is None:
+        return "—"
+    if x >= 100:
+        return f"{x:.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.{digits}f}"
+
+
+def med(values):
+    v = [x for x in values if x is not None]
+    return statistics.median(v) if v else None
+
+
+def row_stats(runs, key):
+    ok = [r for r in runs if "error" not in r]
+    vals = [r[key] for r in ok]
+    if not vals:
+        return None, None, None, ok
+    return statistics.median(vals), min(vals), max(vals), ok
+
+
+def cpu_cell(ok, per):
+    """Median translator CPU per unit of work, with its user/sys split."""
+    user = [r["cpu_user"] / per(r) for r in ok if "cpu_user" in r and per(r)]
+    sys_ = [r["cpu_sys"] / per(r) for r in ok if "cpu_sys" in r and per(r)]
+    if not user:
+        return "—"
+    u, s = statistics.median(user), statistics.median(sys_)
+    return f"{fmt(u + s)} ({fmt(u)} usr + {fmt(s)} sys)"
+
+
+def failures(runs):
+    bad = [r for r in runs if "error" in r]
+    if not bad:
+        return ""
+    lines = [x for x in bad[0]["error"].splitlines() if "syslog" not in x]
+    why = (lines[-1] if lines else "?")[:80].replace("|", "/")
+    return f" ({len(bad)}/{len(runs)} failed: {why})"
+
+
+def report(results, systems, reps):
+    out = []
+    for key, title, _ in THROUGHPUT_TESTS:
+        out.append(f"### {title}\n")
+        out.append("| system | Gbit/s median | min–max | vs veth | stalls | retransmits "
+                   "(median) | translator CPU s/GiB |")
+        out.append("|---|---:|---:|---:|---:|---:|---|")
+        base = row_stats(results["veth"][key], "gbps")[0] if "veth" in systems else None
+        for s in systems:
+            runs = results[s][key]
+            m, lo, hi, ok = row_stats(runs, "gbps")
+            ratio = f"{m / base:.2f}×" if m is not None and base else "—"
+            n_int = sum(r["intervals"] for r in ok)
+            stalls = f"{100.0 * sum(r['stalls'] for r in ok) / n_int:.0f}%" if n_int else "—"
+            retr = med([r.get("retransmits") for r in ok])
+            cpu = cpu_cell(ok, lambda r: r["bytes"] / GIB) if s != "veth" else "— (kernel)"
+            rng = f"{fmt(lo)}–{fmt(hi)}" if m is not None else "—"
+            out.append(f"| {s}{failures(runs)} | {fmt(m)} | {rng} | {ratio} | {stalls} | "
+                       f"{fmt(retr, 0)} | {cpu} |")
+        out.append("")
+    for key, title, _, _ in RR_TESTS:
+        out.append(f"### {title}\n")
+        out.append("| system | transactions/s median | min–max | vs veth | p50 µs | p99 µs | "
+                   "translator CPU µs/transaction |")
+        out.append("|---|---:|---:|---:|---:|---:|---|")
+        base = row_stats(results["veth"][key], "rate")[0] if "veth" in systems else None
+        for s in systems:
+            runs = results[s][key]
+            m, lo, hi, ok = row_stats(runs, "rate")
+            ratio = f"{m / base:.2f}×" if m is not None and base else "—"
+            p50 = med([r["p50_us"] for r in ok])
+            p99 = med([r["p99_us"] for r in ok])
+            cpu = cpu_cell(ok, lambda r: r["transactions"] / 1e6) if s != "veth" else \
+                "— (kernel)"
+            rng = f"{lo:.0f}–{hi:.0f}" if m is not None else "—"
+            mtxt = f"{m:.0f}" if m is not None else "—"
+            out.append(f"| {s}{failures(runs)} | {mtxt} | {rng} | {ratio} | {fmt(p50)} | "
+                       f"{fmt(p99)} | {cpu} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def machine_facts(build):
+    def first_line(cmd):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+            return (r.stdout or r.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+
+    def deb_version(pkg):
+        return first_line(["dpkg-query", "-W", "-f=${Version}", pkg])
+
+    src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    commit = first_line(["git", "-C", src, "log", "-1", "--format=%h %s"])
+    dirty = subprocess.run(["git", "-C", src, "status", "--porcelain", "--", "daemon", "tap",
+                            "netlink", "splice"], capture_output=True, text=True).stdout.strip()
+    if dirty:
+        commit += " plus uncommitted changes in the work tree"
+    return [
+        f"- CPU: {cpu}, {os.cpu_count()} CPUs (nproc)",
+        f"- Kernel: {platform.release()}",
+        f"- pastad: commit {commit} (Release build in {os.path.relpath(build, src)})",
+        f"- pasta: Debian passt {deb_version('passt')}; slirp4netns {deb_version('slirp4netns')} "
+        f"(libslirp {deb_version('libslirp0')}); iperf3 {deb_version('iperf3')}",
+    ]
+
+
+def write_results(path, text):
+    """Replaces the generated block of `path`, keeping hand-written notes around it."""
+    begin, end = "<!-- generated by bench/run.sh: begin -->", "<!-- generated by bench/run.sh: end -->"
+    block = f"{begin}\n{text}\n{end}\n"
+    old = ""
+    if os.path.exists(path):
+        with open(path) as f:
+            old = f.read()
+    if begin in old and end in old:
+        new = old[:old.index(begin)] + block + old[old.index(end) + len(end) + 1:]
+    else:
+        new = "# pastad end-to-end benchmark results\n\n" + block + old
+    with open(path, "w") as f:
+        f.write(new)
+
+
+# ---------------------------------------------------------------------------
+
+
+def main():
+    global THROUGHPUT_TESTS, RR_TESTS
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=8.0)
+    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--tests", default="up1,up4,down1,down4,rr,crr")
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--run-id", required=True)
+    ap.add_argument("--write", metavar="FILE")
+    ap.add_argument("--command", default="bench/run.sh")
+    ap.add_argument("--raw", metavar="FILE", help="also dump every run's numbers as JSON")
+    a = ap.parse_args()
+
+    systems = [s for s in a.systems.split(",") if s]
+    for s in systems:
+        if s not in SYSTEMS:
+            sys.exit(f"unknown system {s}; known: {', '.join(SYSTEMS)}")
+    tests = set(a.tests.split(","))
+    secs = int(a.seconds) if a.seconds == int(a.seconds) else a.seconds
+
+    # SIGTERM/SIGINT become an exception so that `finally` cleans up.
+    def on_signal(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    world = World(a.run_id, os.path.abspath(a.build))
+    all_keys = [t[0] for t in THROUGHPUT_TESTS] + [t[0] for t in RR_TESTS]
+    results = {s: {k: [] for k in all_keys} for s in systems}
+    mtus = {}
+    started = datetime.datetime.now(datetime.timezone.utc)
+    try:
+        world.make_sandbox()
+        for rep in range(a.reps):
+            # Round-robin over systems, so drift on a shared machine spreads
+            # over all of them instead of hitting one.
+            for s in systems:
+                log(f"rep {rep + 1}/{a.reps}: {s}")
+                system = System(world, s)
+                try:
+                    prefix = system.start()
+                    mtus[s] = system.mtu(prefix)
+                    for key, _, extra in THROUGHPUT_TESTS:
+                        if key in tests:
+                            r = run_iperf(world, system, prefix, extra, secs)
+                            results[s][key].append(r)
+                            log(f"  {key}: {r.get('error') or fmt(r['gbps']) + ' Gbit/s'}")
+                    for key, _, mode, port in RR_TESTS:
+                        if key in tests:
+                            r = run_rr(world, system, prefix, mode, port, secs)
+                            results[s][key].append(r)
+                            log(f"  {key}: {r.get('error') or str(round(r['rate'])) + '/s'}")
+                except RuntimeError as e:
+                    log(f"  {s} failed: {e}")
+                    for key in all_keys:
+                        if key in tests and len(results[s][key]) <= rep:
+                            results[s][key].append({"error": str(e)})
+                finally:
+                    system.stop()
+    finally:
+        world.close()
+
+    # Leave out tests that were not asked for.
+    THROUGHPUT_TESTS = [t for t in THROUGHPUT_TESTS if t[0] in tests]
+    RR_TESTS = [t for t in RR_TESTS if t[0] in tests]
+    table = report(results, systems, a.reps)
+    mtu_line = ", ".join(f"{s} {mtus.get(s) or '?'}" for s in systems)
+    head = [
+        f"Run {started.strftime('%Y-%m-%d %H:%M UTC')}: {a.reps} repetition(s) of "
+        f"{secs} s per test, systems interleaved round-robin in each repetition.",
+        "",
+        *machine_facts(a.build),
+        f"- Largest MTU in the client namespace: {mtu_line}",
+        "",
+        f"Reproduce (as root, from the repository root): `{a.command}`",
+        "",
+        "Median and min–max over repetitions; \"vs veth\" is the ratio of medians. "
+        "\"stalls\": share of all 0.5 s iperf3 intervals (over all repetitions) below 10% of "
+        "the best interval of their own run. Retransmits are the sender's (iperf3 "
+        "`sum_sent.retransmits`). Translator CPU is the translator process's utime+stime "
+        "(/proc/PID/stat, all threads) during the test divided by the data received; for "
+        "veth the work is in the kernel and not attributed.",
+        "",
+    ]
+    text = "\n".join(head) + "\n" + table
+    print(text)
+    if a.write:
+        write_results(a.write, text)
+        log(f"wrote {a.write}")
+    if a.raw:
+        with open(a.raw, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

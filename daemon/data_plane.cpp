@@ -23,27 +23,54 @@ constexpr Mac kBroadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 
 }  // namespace
 
+// The address mapping rules every translator shares (tap/address_map.hpp).
+tap::AddressMapConfig DataPlane::address_map(const Config& cfg, const NetPlan& plan) {
+    tap::AddressMapConfig m;
+    m.gw4 = plan.gw4;
+    m.gw6 = plan.gw6;
+    m.map_gw = !cfg.no_map_gw && !cfg.map_host_loopback_none;
+    m.map_host_loopback4 = cfg.map_host_loopback4;
+    m.map_host_loopback6 = cfg.map_host_loopback6;
+    m.map_guest_addr4 = cfg.map_guest_addr4;
+    m.map_guest_addr6 = cfg.map_guest_addr6;
+    if (!plan.addrs4.empty()) {
+        m.host_addr4 = plan.addrs4.front().addr;
+    }
+    if (!plan.addrs6.empty()) {
+        m.host_addr6 = plan.addrs6.front().addr;
+    }
+    return m;
+}
+
 tap::TcpConfig DataPlane::tcp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) {
     tap::TcpConfig t;
+    static_cast<tap::AddressMapConfig&>(t) = address_map(cfg, plan);
     t.our_mac = plan.our_mac;
     t.ns_mac = ns_mac;
     t.mtu = plan.mtu != 0 ? plan.mtu : 65520;  // -m 0: the tap keeps the kernel's MTU
-    t.gw4 = plan.gw4;
-    t.gw6 = plan.gw6;
-    t.map_gw = !cfg.no_map_gw && !cfg.map_host_loopback_none;
-    t.map_host_loopback4 = cfg.map_host_loopback4;
-    t.map_host_loopback6 = cfg.map_host_loopback6;
-    t.map_guest_addr4 = cfg.map_guest_addr4;
-    t.map_guest_addr6 = cfg.map_guest_addr6;
-    if (!plan.addrs4.empty()) {
-        t.host_addr4 = plan.addrs4.front().addr;
-    }
-    if (!plan.addrs6.empty()) {
-        t.host_addr6 = plan.addrs6.front().addr;
-    }
     t.outbound4 = cfg.outbound4;
     t.outbound6 = cfg.outbound6;
     return t;
+}
+
+tap::UdpConfig DataPlane::udp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) {
+    tap::UdpConfig u;
+    static_cast<tap::AddressMapConfig&>(u) = address_map(cfg, plan);
+    u.our_mac = plan.our_mac;
+    u.ns_mac = ns_mac;
+    u.outbound4 = cfg.outbound4;
+    u.outbound6 = cfg.outbound6;
+    return u;
+}
+
+tap::IcmpConfig DataPlane::icmp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) {
+    tap::IcmpConfig i;
+    static_cast<tap::AddressMapConfig&>(i) = address_map(cfg, plan);
+    i.our_mac = plan.our_mac;
+    i.ns_mac = ns_mac;
+    i.outbound4 = cfg.outbound4;
+    i.outbound6 = cfg.outbound6;
+    return i;
 }
 
 tap::NdpConfig DataPlane::ndp_config(const Config& cfg, const NetPlan& plan) {
@@ -73,6 +100,8 @@ DataPlane::DataPlane(const Config& cfg, const NetPlan& plan, IoBackend& io)
       arp_(plan.our_mac, plan.addrs4.empty() ? Ip4{} : plan.addrs4.front().addr),
       ndp_(ndp_config(cfg, plan)),
       tcp_(tcp_config(cfg, plan, &ns_mac_), io, io),
+      udp_(udp_config(cfg, plan, &ns_mac_), io, io),
+      icmp_(icmp_config(cfg, plan, &ns_mac_), io, io),
       have_v6_(plan.v6) {}
 
 template <typename Build>
@@ -150,33 +179,79 @@ void DataPlane::on_frame(std::span<const std::byte> bytes) {
                 return n;
             });
         } else if (p->type == tap::kIcmp6EchoRequest) {
-            note_unsupported("ICMPv6 echo");
+            on_echo_request(*f, *p);
         }
         return;
     }
     case tap::kProtoUdp:
-        note_unsupported("UDP");
+        on_udp(*f);
         return;
-    case tap::kProtoIcmp:
-        note_unsupported("ICMP");
+    case tap::kProtoIcmp: {
+        const auto p = tap::parse_icmp(*f, why);
+        if (!p) {
+            drops_.add(why);
+            return;
+        }
+        if (p->type == tap::kIcmpEchoRequest) {
+            on_echo_request(*f, *p);
+        }
         return;
+    }
     default:
         note_unsupported("this IP protocol");
         return;
     }
 }
 
+void DataPlane::on_udp(const tap::Frame& f) {
+    tap::DropReason why = tap::DropReason::None;
+    const auto p = tap::parse_udp(f, why);
+    if (!p) {
+        drops_.add(why);
+        return;
+    }
+    if (cfg_.no_udp) {
+        return;
+    }
+    udp_.on_datagram(tap::endpoints_of(f, p->sport, p->dport), p->payload, Clock::now());
+}
+
+void DataPlane::on_echo_request(const tap::Frame& f, const tap::IcmpPacket& p) {
+    if (cfg_.no_icmp) {
+        return;
+    }
+    icmp_.on_echo_request(f.src_ip, f.dst_ip, p.echo_id(), p.echo_seq(), p.data, Clock::now());
+}
+
 void DataPlane::on_socket(std::uint64_t token, std::uint32_t epoll_events) {
-    if (tap::token_kind(token) == tap::kTcpTokenKind) {
+    switch (tap::token_kind(token)) {
+    case tap::kTcpTokenKind:
         tcp_.on_socket_event(token, epoll_events, Clock::now());
+        break;
+    case tap::kUdpTokenKind:
+        udp_.on_socket_event(token, epoll_events, Clock::now());
+        break;
+    case tap::kIcmpTokenKind:
+        icmp_.on_socket_event(token, epoll_events, Clock::now());
+        break;
+    default:
+        break;
     }
 }
 
 void DataPlane::on_tx_space() { tcp_.on_sink_space(Clock::now()); }
 
-void DataPlane::on_batch_end() { tcp_.flush(Clock::now()); }
+void DataPlane::on_batch_end() {
+    const auto now = Clock::now();
+    tcp_.flush(now);
+    udp_.flush(now);
+}
 
-void DataPlane::on_tick(Clock::time_point now) { tcp_.on_timer(now); }
+void DataPlane::on_tick(Clock::time_point now) {
+    tcp_.on_timer(now);
+    udp_.on_timer(now);
+    icmp_.on_timer(now);
+}
 
 void DataPlane::advertise_router() {
     if (!have_v6_ || cfg_.no_ra || cfg_.no_ndp) {
@@ -190,11 +265,14 @@ std::string DataPlane::summary() const {
     return fmt::format(
         "frames in {} out {} (tap write failures {}, dropped malformed {}, unsupported {}), "
         "arp {} ndp {} replies, "
-        "tcp opened {}+{} closed {} refused {}, bytes to ns {} from ns {}",
+        "tcp opened {}+{} closed {} refused {}, bytes to ns {} from ns {}, "
+        "udp flows {} datagrams to ns {} from ns {}, ping requests {} replies {}",
         io_.counters().rx_frames, io_.counters().tx_frames, io_.counters().tx_dropped,
         drops_.total(), counters_.unsupported,
         counters_.arp_replies, counters_.ndp_replies, s.opened_by_ns, s.opened_by_host, s.closed,
-        s.refused, s.bytes_to_ns, s.bytes_from_ns);
+        s.refused, s.bytes_to_ns, s.bytes_from_ns, udp_.stats().flows_opened,
+        udp_.stats().datagrams_to_ns, udp_.stats().datagrams_from_ns, icmp_.stats().requests,
+        icmp_.stats().replies);
 }
 
 }  // namespace pastad

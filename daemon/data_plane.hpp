@@ -12,8 +12,10 @@
 #include "daemon/reflect.hpp"
 #include "tap/arp.hpp"
 #include "tap/frame.hpp"
+#include "tap/icmp.hpp"
 #include "tap/ndp.hpp"
 #include "tap/tcp.hpp"
+#include "tap/udp.hpp"
 
 namespace pastad {
 
@@ -44,6 +46,8 @@ public:
     const Counters& counters() const { return counters_; }
     const tap::DropCounters& drops() const { return drops_; }
     const tap::TcpEngine& tcp() const { return tcp_; }
+    const tap::UdpEngine& udp() const { return udp_; }
+    const tap::IcmpEngine& icmp() const { return icmp_; }
 
 private:
     // Queues one small frame built by `build(slot)`; counts it when the
@@ -55,6 +59,11 @@ private:
     void note_unsupported(const char* what);
     static tap::TcpConfig tcp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac);
     static tap::NdpConfig ndp_config(const Config& cfg, const NetPlan& plan);
+    static tap::AddressMapConfig address_map(const Config& cfg, const NetPlan& plan);
+    static tap::UdpConfig udp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac);
+    static tap::IcmpConfig icmp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac);
+    void on_udp(const tap::Frame& f);
+    void on_echo_request(const tap::Frame& f, const tap::IcmpPacket& p);
 
     const Config& cfg_;
     IoBackend& io_;
@@ -63,6 +72,8 @@ private:
     tap::ArpResponder arp_;
     tap::NdpResponder ndp_;
     tap::TcpEngine tcp_;
+    tap::UdpEngine udp_;
+    tap::IcmpEngine icmp_;
     tap::DropCounters drops_;
     Counters counters_;
     bool have_v6_;

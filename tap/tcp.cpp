@@ -413,7 +413,7 @@ private:
 
     std::uint16_t our_mss(const InAny& a) const;
     std::uint16_t clamp_ns_mss(const InAny& a, std::optional<std::uint16_t> mss) const;
-    InAny map_destination(const InAny& peer) const;
+    InAny map_destination(const InAny& peer, std::uint16_t port) const;
     const Mac& ns_mac() const { return cfg_.ns_mac ? *cfg_.ns_mac : kBroadcast; }
 
     static constexpr Mac kBroadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
@@ -663,37 +663,9 @@ std::uint16_t TcpEngine::Impl::clamp_ns_mss(const InAny& a,
     return std::clamp<std::uint16_t>(given, kMinMss, our_mss(a));
 }
 
-// DESIGN.md section 2: the gateway (or --map-host-loopback's address) means
-// the host's loopback, --map-guest-addr's address the host's own address.
-InAny TcpEngine::Impl::map_destination(const InAny& peer) const {
-    if (peer.is_v4()) {
-        const Ip4 p = peer.v4();
-        const Ip4 lo = Ip4::from_host(0x7f000001);
-        if (cfg_.map_host_loopback4) {
-            if (p == *cfg_.map_host_loopback4) {
-                return InAny::from(lo);
-            }
-        } else if (cfg_.map_gw && cfg_.gw4 && p == *cfg_.gw4) {
-            return InAny::from(lo);
-        }
-        if (cfg_.map_guest_addr4 && p == *cfg_.map_guest_addr4) {
-            return InAny::from(cfg_.host_addr4 ? *cfg_.host_addr4 : lo);
-        }
-        return peer;
-    }
-    Ip6 lo6;
-    lo6.b[15] = 1;
-    if (cfg_.map_host_loopback6) {
-        if (peer.a == *cfg_.map_host_loopback6) {
-            return InAny::from(lo6);
-        }
-    } else if (cfg_.map_gw && cfg_.gw6 && peer.a == *cfg_.gw6) {
-        return InAny::from(lo6);
-    }
-    if (cfg_.map_guest_addr6 && peer.a == *cfg_.map_guest_addr6) {
-        return InAny::from(cfg_.host_addr6 ? *cfg_.host_addr6 : lo6);
-    }
-    return peer;
+// DESIGN.md section 2; the rules live in tap/address_map.cpp.
+InAny TcpEngine::Impl::map_destination(const InAny& peer, std::uint16_t port) const {
+    return map_to_host(cfg_, peer, port);
 }
 
 // ---------------------------------------------------------------------------
@@ -800,7 +772,7 @@ void TcpEngine::Impl::open_from_ns(const Endpoints& ep, const TcpSegment& seg, T
     }
 
     // Nonblocking socket, optional bind to the outbound address, connect().
-    const InAny dst = map_destination(ep.peer_addr);
+    const InAny dst = map_destination(ep.peer_addr, ep.peer_port);
     const int family = dst.is_v4() ? AF_INET : AF_INET6;
     UniqueFd fd(socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
     if (!fd) {

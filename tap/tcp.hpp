@@ -21,6 +21,7 @@
 
 #include "daemon/base/inet.hpp"
 #include "daemon/base/unique_fd.hpp"
+#include "tap/address_map.hpp"
 #include "tap/tcp_segment.hpp"
 
 namespace pastad::tap {
@@ -62,7 +63,10 @@ public:
     virtual ~Poller() = default;
 };
 
-struct TcpConfig {
+// Address mapping for connections the namespace opens (DESIGN.md section 2,
+// "Address mapping, without NAT tables"): the shared rules of
+// tap/address_map.hpp, DNS forwarding included.
+struct TcpConfig : AddressMapConfig {
     Mac our_mac;                   // source MAC of frames to the namespace
     const Mac* ns_mac = nullptr;   // the namespace's MAC, read per frame; null: broadcast
     unsigned mtu = 65520;          // of the tap link; bounds both MSS values
@@ -71,18 +75,7 @@ struct TcpConfig {
     // forces the fallback that peeks from the oldest unconsumed byte.
     bool peek_offset = true;
 
-    // Address mapping for connections the namespace opens (DESIGN.md
-    // section 2, "Address mapping, without NAT tables").
-    std::optional<Ip4> gw4;  // the namespace's gateway addresses
-    std::optional<Ip6> gw6;
-    bool map_gw = true;                     // connections to the gateway go to the host's loopback
-    std::optional<Ip4> map_host_loopback4;  // when set, this address (not gw)
-    std::optional<Ip6> map_host_loopback6;  // maps to the host's loopback
-    std::optional<Ip4> map_guest_addr4;     // this address maps to the host's
-    std::optional<Ip6> map_guest_addr6;     // own address (host_addr*)
-    std::optional<Ip4> host_addr4;          // the host's own address; unset:
-    std::optional<Ip6> host_addr6;          // map_guest_addr goes to loopback
-    std::optional<Ip4> outbound4;           // bound (port 0) before connect()
+    std::optional<Ip4> outbound4;  // bound (port 0) before connect()
     std::optional<Ip6> outbound6;
 };
 

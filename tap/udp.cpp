@@ -1,0 +1,598 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// tap/udp.cpp - UDP translation between namespace datagrams and host sockets
+//
+// Theory of operation
+// ===================
+//
+// What. Every UDP source the namespace uses (its address and port) becomes
+// one flow with one host socket. The socket is unconnected: the namespace
+// may send from one port to many peers, and a reply may come from another
+// address or port than the one contacted (DNS servers behind anycast, TFTP,
+// STUN); each datagram received is framed towards the namespace as coming
+// from the address it really came from, mapped back where the namespace
+// addressed a stand-in (the gateway for the host's loopback, the
+// --map-guest-addr or DNS forwarding address).
+//
+// What not. No port forwarding here (the forwarding module owns its
+// sockets), no fragmentation: a host datagram that does not fit a frame
+// slot is dropped and counted. DHCP and DHCPv6 never reach this engine
+// (the data plane answers them).
+//
+// Data structures. A fixed table of Flow (max_flows, never reallocated)
+// with a free list, an active list for the expiry walk and a hash map from
+// the namespace's (address, port) to the index. Each flow remembers up to
+// kAliases (real address, port) -> (shown address) pairs, one per mapped
+// destination it used, for the way back. Poller tokens are (kind, index,
+// generation), so a stale token of a reused slot is ignored.
+//
+// Namespace -> host. Each datagram is copied into a send batch (up to
+// kBatch datagrams and kStageBytes bytes) and leaves at flush(), with one
+// sendmmsg() per run of datagrams of one flow. A datagram the socket
+// refuses (buffer full, no route) is dropped and counted: UDP may lose.
+//
+// Host -> namespace. recvmmsg() reads straight into the frame sink's slots
+// behind the room for the headers, as many datagrams as free slots (at most
+// kBatch per round, kRounds rounds per event for fairness); the headers and
+// checksum are written in place. A truncated datagram is dropped.
+//
+// Errors. IP_RECVERR / IPV6_RECVERR queue ICMP errors on the socket; a port
+// unreachable (ECONNREFUSED) for a datagram the namespace sent comes back
+// to it as ICMP destination unreachable / port unreachable (ICMPv6 type 1
+// code 4), quoting the namespace's own headers, so a connect()ed socket in
+// the namespace sees ECONNREFUSED as it would on the host.
+//
+// Timers. A flow idle (no datagram either way) for idle_timeout, 180 s by
+// default as in pasta, is closed. When the table is full the least recently
+// used flow makes room.
+//
+// Binding. The socket binds to the namespace's source port where the host
+// allows it (so peers that answer to the source port, and logs, agree),
+// else to an ephemeral port; to --outbound's address when given.
+//
+// Limitations. IP fragments from the namespace are dropped by the frame
+// parser, so the largest datagram in each direction is what one frame at
+// the tap MTU carries (65520 - 28 bytes for IPv4), not 65507. Only port
+// unreachable errors are relayed; other ICMP errors (host unreachable,
+// fragmentation needed) only end up in the counters.
+//
+// References. RFC 768 (UDP), RFC 792 and RFC 4443 section 3.1 (port
+// unreachable), RFC 1122 section 4.1.3.3 (errors reach the application);
+// Linux ip(7) IP_RECVERR, udp(7).
+#include "tap/udp.hpp"
+
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/base/check.hpp"
+#include "daemon/base/log.hpp"
+#include "tap/frame.hpp"
+#include "tap/ip_header.hpp"
+
+namespace pastad::tap {
+
+namespace {
+
+constexpr std::size_t kBatch = 64;
+constexpr std::size_t kStageBytes = 1 << 20;  // room for 16 datagrams of 64 KiB
+constexpr unsigned kRounds = 4;
+constexpr std::size_t kAliases = 4;
+constexpr std::size_t kMaxUdpPayload = 65535 - kUdpHeaderLen;
+constexpr std::uint8_t kIcmpUnreach = 3;
+constexpr std::uint8_t kIcmpPortUnreach = 3;
+constexpr std::uint8_t kIcmp6Unreach = 1;
+constexpr std::uint8_t kIcmp6PortUnreach = 4;
+constexpr Mac kBroadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+
+struct Key {
+    InAny addr;
+    std::uint16_t port = 0;
+    bool operator==(const Key&) const = default;
+};
+
+struct KeyHash {
+    std::size_t operator()(const Key& k) const {
+        std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ k.port;
+        for (std::size_t i = 0; i < 16; i += 8) {
+            std::uint64_t w;
+            std::memcpy(&w, k.addr.a.b.data() + i, 8);
+            h = (h ^ w) * 0xff51afd7ed558ccdULL;
+            h ^= h >> 33;
+        }
+        return static_cast<std::size_t>(h);
+    }
+};
+
+// The address the namespace addressed in place of a real one.
+struct Alias {
+    InAny real;
+    std::uint16_t port = 0;
+    bool any_port = false;  // true: the stand-in covers every port of `real`
+    InAny shown;
+};
+
+struct Flow {
+    UniqueFd sock;
+    Key key;
+    std::uint32_t gen = 0;
+    std::uint32_t active_pos = 0;  // index in active_
+    UdpTime last{};
+    std::array<Alias, kAliases> aliases{};
+    std::uint8_t n_aliases = 0;
+    std::uint8_t next_alias = 0;  // replaced next when all are used
+};
+
+}  // namespace
+
+class UdpEngine::Impl {
+public:
+    Impl(const UdpConfig& cfg, FrameSink& sink, Poller& poller);
+    ~Impl();
+
+    void on_datagram(const Endpoints& ep, std::span<const std::byte> payload, UdpTime now);
+    void flush();
+    void on_socket_event(std::uint64_t token, std::uint32_t events, UdpTime now);
+    void on_timer(UdpTime now);
+
+    Stats stats_;
+    std::vector<std::uint32_t> active_;
+
+private:
+    Flow* lookup_or_open(const Key& key, UdpTime now);
+    Flow* flow_of(std::uint64_t token);
+    void close(std::uint32_t idx, const char* why);
+    void remember_alias(Flow& f, const InAny& real, std::uint16_t port, const InAny& shown);
+    bool shown_source(const Flow& f, const InAny& real, std::uint16_t port, InAny& shown) const;
+    void receive(Flow& f, std::uint32_t idx, UdpTime now);
+    void drain_errors(Flow& f);
+    void relay_unreachable(const Flow& f, const InAny& peer, std::uint16_t peer_port,
+                           std::size_t payload_len);
+    std::uint64_t token_of(std::uint32_t idx) const {
+        return (static_cast<std::uint64_t>(kUdpTokenKind) << kTokenKindShift) |
+               (static_cast<std::uint64_t>(idx) << 32) | flows_[idx].gen;
+    }
+    const Mac& ns_mac() const { return cfg_.ns_mac ? *cfg_.ns_mac : kBroadcast; }
+
+    UdpConfig cfg_;
+    FrameSink& sink_;
+    Poller& poller_;
+    spdlog::logger& log_;
+    std::vector<Flow> flows_;
+    std::vector<std::uint32_t> free_;
+    std::unordered_map<Key, std::uint32_t, KeyHash> map_;
+
+    // The send batch: datagrams from the namespace waiting for flush().
+    std::vector<std::byte> stage_;
+    std::size_t stage_used_ = 0;
+    std::array<mmsghdr, kBatch> out_msgs_{};
+    std::array<iovec, kBatch> out_iov_{};
+    std::array<sockaddr_storage, kBatch> out_addr_{};
+    std::array<std::uint32_t, kBatch> out_flow_{};
+    std::size_t out_count_ = 0;
+
+    // Receive scratch.
+    std::array<mmsghdr, kBatch> in_msgs_{};
+    std::array<iovec, kBatch> in_iov_{};
+    std::array<sockaddr_storage, kBatch> in_addr_{};
+    std::array<std::size_t, kBatch> in_lens_{};
+
+    log::RateLimit sock_warn_{std::chrono::seconds(10)};
+};
+
+UdpEngine::Impl::Impl(const UdpConfig& cfg, FrameSink& sink, Poller& poller)
+    : cfg_(cfg),
+      sink_(sink),
+      poller_(poller),
+      log_(log::tap()),
+      flows_(cfg.max_flows),
+      map_(cfg.max_flows),
+      stage_(kStageBytes) {
+    free_.reserve(cfg.max_flows);
+    active_.reserve(cfg.max_flows);
+    for (std::size_t i = cfg.max_flows; i > 0; --i) {
+        free_.push_back(static_cast<std::uint32_t>(i - 1));
+    }
+}
+
+UdpEngine::Impl::~Impl() {
+    while (!active_.empty()) {
+        close(active_.back(), "engine stopped");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Flow table
+
+Flow* UdpEngine::Impl::lookup_or_open(const Key& key, UdpTime now) {
+    if (const auto it = map_.find(key); it != map_.end()) {
+        return &flows_[it->second];
+    }
+    if (free_.empty()) {
+        // Full: the least recently used flow makes room.
+        const auto lru = std::min_element(active_.begin(), active_.end(), [&](auto a, auto b) {
+            return flows_[a].last < flows_[b].last;
+        });
+        PASTAD_CHECK(lru != active_.end());  // max_flows > 0 and none free
+        close(*lru, "table full, least recently used");
+    }
+
+    const bool v4 = key.addr.is_v4();
+    UniqueFd fd(socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) {
+        ++stats_.dropped_no_socket;
+        if (auto n = sock_warn_.allow(now)) {
+            log_.warn("udp: socket() failed: {} ({} time(s))", std::strerror(errno), *n);
+        }
+        return nullptr;
+    }
+    const int one = 1;
+    if (v4) {
+        (void)setsockopt(fd.get(), SOL_IP, IP_RECVERR, &one, sizeof(one));
+    } else {
+        (void)setsockopt(fd.get(), SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        (void)setsockopt(fd.get(), SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
+    }
+    InAny local = v4 ? InAny::from(cfg_.outbound4.value_or(Ip4{}))
+                     : InAny::from(cfg_.outbound6.value_or(Ip6{}));
+    sockaddr_storage ss;
+    socklen_t len = to_sockaddr(local, key.port, ss);
+    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+        len = to_sockaddr(local, 0, ss);  // the port is taken or privileged
+        (void)bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
+    }
+
+    const std::uint32_t idx = free_.back();
+    free_.pop_back();
+    Flow& f = flows_[idx];
+    f.sock = std::move(fd);
+    f.key = key;
+    ++f.gen;
+    f.last = now;
+    f.n_aliases = 0;
+    f.next_alias = 0;
+    f.active_pos = static_cast<std::uint32_t>(active_.size());
+    active_.push_back(idx);
+    map_.emplace(key, idx);
+    poller_.watch(f.sock.get(), EPOLLIN, token_of(idx));
+    ++stats_.flows_opened;
+    log_.debug("[U{} udp] opened for {}:{}", idx, key.addr.str(), key.port);
+    return &f;
+}
+
+Flow* UdpEngine::Impl::flow_of(std::uint64_t token) {
+    const auto idx = static_cast<std::uint32_t>((token >> 32) & 0xffffff);
+    if (idx >= flows_.size()) {
+        return nullptr;
+    }
+    Flow& f = flows_[idx];
+    if (!f.sock || f.gen != static_cast<std::uint32_t>(token)) {
+        return nullptr;
+    }
+    return &f;
+}
+
+void UdpEngine::Impl::close(std::uint32_t idx, const char* why) {
+    Flow& f = flows_[idx];
+    log_.debug("[U{} udp] closed for {}:{}: {}", idx, f.key.addr.str(), f.key.port, why);
+    // Queued datagrams of this flow lose their socket: drop them from the batch.
+    for (std::size_t i = 0; i < out_count_; ++i) {
+        if (out_flow_[i] == idx) {
+            out_flow_[i] = UINT32_MAX;
+        }
+    }
+    poller_.unwatch(f.sock.get());
+    f.sock.reset();
+    map_.erase(f.key);
+    const std::uint32_t pos = f.active_pos;
+    active_[pos] = active_.back();
+    flows_[active_[pos]].active_pos = pos;
+    active_.pop_back();
+    free_.push_back(idx);
+    ++stats_.flows_closed;
+}
+
+void UdpEngine::Impl::remember_alias(Flow& f, const InAny& real, std::uint16_t port,
+                                     const InAny& shown) {
+    const bool any_port = map_to_host(cfg_, shown, 0) == real;
+    for (std::size_t i = 0; i < f.n_aliases; ++i) {
+        Alias& a = f.aliases[i];
+        if (a.real == real && a.shown == shown && (a.any_port || a.port == port)) {
+            return;
+        }
+    }
+    const std::size_t slot = f.n_aliases < kAliases ? f.n_aliases++ : f.next_alias;
+    f.next_alias = static_cast<std::uint8_t>((slot + 1) % kAliases);
+    f.aliases[slot] = Alias{real, port, any_port, shown};
+}
+
+// The source address the namespace should see for a datagram from
+// `real`:`port`. False when the datagram must be dropped: a loopback source
+// the namespace never addressed through a stand-in cannot be shown to it.
+bool UdpEngine::Impl::shown_source(const Flow& f, const InAny& real, std::uint16_t port,
+                                   InAny& shown) const {
+    for (std::size_t i = 0; i < f.n_aliases; ++i) {
+        const Alias& a = f.aliases[i];
+        if (a.real == real && a.port == port && !a.any_port) {
+            shown = a.shown;
+            return true;
+        }
+    }
+    for (std::size_t i = 0; i < f.n_aliases; ++i) {
+        const Alias& a = f.aliases[i];
+        if (a.real == real && a.any_port) {
+            shown = a.shown;
+            return true;
+        }
+    }
+    const bool loopback = real.is_v4() ? real.v4().is_loopback() : real.a.is_loopback();
+    shown = real;
+    return !loopback;
+}
+
+// ---------------------------------------------------------------------------
+// Namespace -> host
+
+void UdpEngine::Impl::on_datagram(const Endpoints& ep, std::span<const std::byte> payload,
+                                  UdpTime now) {
+    if (out_count_ == kBatch || stage_.size() - stage_used_ < payload.size()) {
+        flush();
+    }
+    Flow* f = lookup_or_open(Key{ep.ns_addr, ep.ns_port}, now);
+    if (f == nullptr) {
+        return;
+    }
+    f->last = now;
+    const InAny dst = map_to_host(cfg_, ep.peer_addr, ep.peer_port);
+    if (dst != ep.peer_addr) {
+        remember_alias(*f, dst, ep.peer_port, ep.peer_addr);
+    }
+
+    const std::size_t i = out_count_++;
+    std::byte* at = stage_.data() + stage_used_;
+    if (!payload.empty()) {
+        std::memcpy(at, payload.data(), payload.size());
+    }
+    stage_used_ += payload.size();
+    out_iov_[i] = iovec{at, payload.size()};
+    const socklen_t alen = to_sockaddr(dst, ep.peer_port, out_addr_[i]);
+    out_msgs_[i] = mmsghdr{};
+    out_msgs_[i].msg_hdr.msg_name = &out_addr_[i];
+    out_msgs_[i].msg_hdr.msg_namelen = alen;
+    out_msgs_[i].msg_hdr.msg_iov = &out_iov_[i];
+    out_msgs_[i].msg_hdr.msg_iovlen = 1;
+    out_flow_[i] = static_cast<std::uint32_t>(f - flows_.data());
+    ++stats_.datagrams_from_ns;
+    stats_.bytes_from_ns += payload.size();
+}
+
+void UdpEngine::Impl::flush() {
+    std::size_t i = 0;
+    while (i < out_count_) {
+        const std::uint32_t idx = out_flow_[i];
+        std::size_t run = 1;
+        while (i + run < out_count_ && out_flow_[i + run] == idx) {
+            ++run;
+        }
+        if (idx == UINT32_MAX) {
+            i += run;  // its flow was closed meanwhile
+            continue;
+        }
+        const int fd = flows_[idx].sock.get();
+        std::size_t done = 0;
+        while (done < run) {
+            const int n = sendmmsg(fd, &out_msgs_[i + done], static_cast<unsigned>(run - done),
+                                   MSG_DONTWAIT);
+            if (n > 0) {
+                done += static_cast<std::size_t>(n);
+                continue;
+            }
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            // This datagram was refused (buffer full, unreachable): UDP may
+            // lose it; go on with the next one.
+            ++stats_.send_errors;
+            ++done;
+        }
+        i += run;
+    }
+    out_count_ = 0;
+    stage_used_ = 0;
+}
+
+// ---------------------------------------------------------------------------
+// Host -> namespace
+
+void UdpEngine::Impl::on_socket_event(std::uint64_t token, std::uint32_t events, UdpTime now) {
+    Flow* f = flow_of(token);
+    if (f == nullptr) {
+        return;
+    }
+    const auto idx = static_cast<std::uint32_t>(f - flows_.data());
+    if (events & EPOLLERR) {
+        drain_errors(*f);
+    }
+    if (events & EPOLLIN) {
+        receive(*f, idx, now);
+    }
+}
+
+void UdpEngine::Impl::receive(Flow& f, std::uint32_t idx, UdpTime now) {
+    const bool v4 = f.key.addr.is_v4();
+    const std::size_t hlen = udp_header_len(v4);
+    for (unsigned round = 0; round < kRounds; ++round) {
+        const std::size_t want = std::min(sink_.free_slots(), kBatch);
+        if (want == 0) {
+            return;  // level-triggered: the socket is reported again later
+        }
+        for (std::size_t i = 0; i < want; ++i) {
+            const auto slot = sink_.slot(i);
+            const std::size_t room = std::min(slot.size() - hlen, kMaxUdpPayload);
+            in_iov_[i] = iovec{slot.data() + hlen, room};
+            in_msgs_[i] = mmsghdr{};
+            in_msgs_[i].msg_hdr.msg_name = &in_addr_[i];
+            in_msgs_[i].msg_hdr.msg_namelen = sizeof(in_addr_[i]);
+            in_msgs_[i].msg_hdr.msg_iov = &in_iov_[i];
+            in_msgs_[i].msg_hdr.msg_iovlen = 1;
+        }
+        const int n =
+            recvmmsg(f.sock.get(), in_msgs_.data(), static_cast<unsigned>(want), MSG_DONTWAIT,
+                     nullptr);
+        if (n <= 0) {
+            return;  // EAGAIN, or an error the error queue will explain
+        }
+        f.last = now;
+
+        // Frame each datagram in place; a dropped one leaves a gap that the
+        // next good one fills, because only the first slots can be committed.
+        std::size_t kept = 0;
+        for (std::size_t j = 0; j < static_cast<std::size_t>(n); ++j) {
+            const mmsghdr& m = in_msgs_[j];
+            InAny real;
+            std::uint16_t port = 0;
+            InAny shown;
+            if (m.msg_hdr.msg_flags & MSG_TRUNC) {
+                ++stats_.dropped_too_big;
+                continue;
+            }
+            if (!from_sockaddr(in_addr_[j], real, port) || !shown_source(f, real, port, shown)) {
+                ++stats_.dropped_unmapped;
+                continue;
+            }
+            if (kept != j) {
+                std::memmove(sink_.slot(kept).data() + hlen, sink_.slot(j).data() + hlen, m.msg_len);
+            }
+            const Endpoints ep{f.key.addr, shown, f.key.port, port};
+            const std::size_t len =
+                write_udp_headers(sink_.slot(kept), cfg_.our_mac, ns_mac(), ep, m.msg_len);
+            if (len == 0) {
+                ++stats_.dropped_too_big;
+                continue;
+            }
+            in_lens_[kept++] = len;
+            ++stats_.datagrams_to_ns;
+            stats_.bytes_to_ns += m.msg_len;
+        }
+        if (kept > 0) {
+            sink_.commit(kept, in_lens_.data());
+        }
+        if (static_cast<std::size_t>(n) < want) {
+            return;  // drained
+        }
+    }
+    SPDLOG_LOGGER_TRACE(&log_, "[U{} udp] more to read after {} rounds", idx, kRounds);
+    (void)idx;
+}
+
+// ICMP errors the host received for datagrams of this flow.
+void UdpEngine::Impl::drain_errors(Flow& f) {
+    for (unsigned guard = 0; guard < kBatch; ++guard) {
+        std::array<std::byte, 512> data{};
+        alignas(cmsghdr) std::array<std::byte, 512> ctrl{};
+        sockaddr_storage orig{};
+        iovec iov{data.data(), data.size()};
+        msghdr mh{};
+        mh.msg_name = &orig;
+        mh.msg_namelen = sizeof(orig);
+        mh.msg_iov = &iov;
+        mh.msg_iovlen = 1;
+        mh.msg_control = ctrl.data();
+        mh.msg_controllen = ctrl.size();
+        const ssize_t n = recvmsg(f.sock.get(), &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+        if (n < 0) {
+            return;
+        }
+        for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+            const bool is_err = (c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+                                (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR);
+            if (!is_err || c->cmsg_len < CMSG_LEN(sizeof(sock_extended_err))) {
+                continue;
+            }
+            sock_extended_err ee{};
+            std::memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+            InAny real;
+            std::uint16_t port = 0;
+            InAny shown;
+            if (ee.ee_errno != ECONNREFUSED || !from_sockaddr(orig, real, port) ||
+                !shown_source(f, real, port, shown)) {
+                continue;
+            }
+            relay_unreachable(f, shown, port, static_cast<std::size_t>(n));
+        }
+    }
+}
+
+// ICMP port unreachable to the namespace, quoting the IP and UDP headers of
+// the datagram it sent (RFC 792; RFC 4443 section 3.1) so its kernel finds
+// the socket.
+void UdpEngine::Impl::relay_unreachable(const Flow& f, const InAny& peer, std::uint16_t peer_port,
+                                        std::size_t payload_len) {
+    if (sink_.free_slots() == 0) {
+        return;
+    }
+    const bool v4 = peer.is_v4();
+    std::array<std::byte, kEthHeaderLen + kIpv6HeaderLen + kUdpHeaderLen> scratch{};
+    const std::size_t ip_end = write_ip_headers(scratch, cfg_.our_mac, cfg_.our_mac, f.key.addr,
+                                                peer, kProtoUdp, kUdpHeaderLen + payload_len);
+    if (ip_end == 0) {
+        return;
+    }
+    const auto put16 = [&](std::size_t at, std::uint16_t v) {
+        scratch[at] = static_cast<std::byte>(v >> 8);
+        scratch[at + 1] = static_cast<std::byte>(v & 0xff);
+    };
+    put16(ip_end, f.key.port);
+    put16(ip_end + 2, peer_port);
+    put16(ip_end + 4, static_cast<std::uint16_t>(std::min<std::size_t>(
+                          kUdpHeaderLen + payload_len, 0xffff)));
+    const auto quoted = std::span<const std::byte>(scratch).subspan(
+        kEthHeaderLen, ip_end - kEthHeaderLen + kUdpHeaderLen);
+    const std::size_t len = build_icmp_frame(
+        sink_.slot(0), cfg_.our_mac, ns_mac(), peer, f.key.addr,
+        v4 ? kIcmpUnreach : kIcmp6Unreach, v4 ? kIcmpPortUnreach : kIcmp6PortUnreach, 0, 0,
+        quoted);
+    if (len > 0) {
+        sink_.commit(1, &len);
+        ++stats_.icmp_errors_to_ns;
+    }
+}
+
+void UdpEngine::Impl::on_timer(UdpTime now) {
+    for (std::size_t i = active_.size(); i > 0; --i) {
+        const std::uint32_t idx = active_[i - 1];
+        if (now - flows_[idx].last >= cfg_.idle_timeout) {
+            close(idx, "idle");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Public face
+
+UdpEngine::UdpEngine(const UdpConfig& cfg, FrameSink& sink, Poller& poller)
+    : impl_(std::make_unique<Impl>(cfg, sink, poller)) {}
+UdpEngine::~UdpEngine() = default;
+
+void UdpEngine::on_datagram(const Endpoints& ep, std::span<const std::byte> payload,
+                            UdpTime now) {
+    impl_->on_datagram(ep, payload, now);
+}
+void UdpEngine::flush(UdpTime /*now*/) { impl_->flush(); }
+void UdpEngine::on_socket_event(std::uint64_t token, std::uint32_t epoll_events, UdpTime now) {
+    impl_->on_socket_event(token, epoll_events, now);
+}
+void UdpEngine::on_timer(UdpTime now) { impl_->on_timer(now); }
+const UdpEngine::Stats& UdpEngine::stats() const { return impl_->stats_; }
+std::size_t UdpEngine::active() const { return impl_->active_.size(); }
+
+}  // namespace pastad::tap

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+// tests/integration/services_test.cpp - UDP, ping, DNS, DHCP and router advertisements
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+
+#include "sandbox.hpp"
+
+namespace pastad::test {
+namespace {
+
+// A UDP echo server: answers every datagram with the same bytes.
+constexpr const char* kEchoServer = R"(
+import socket, sys
+fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.bind((sys.argv[1], int(sys.argv[2])))
+open(sys.argv[3], 'w').close()
+while True:
+    data, peer = s.recvfrom(65535)
+    s.sendto(data, peer)
+)";
+
+// Sends COUNT datagrams of mixed sizes, at most WINDOW unanswered, and
+// checks that every answer comes back complete and in order.
+constexpr const char* kEchoClient = R"(
+import socket, struct, sys
+host, port, count, biggest = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+fam = socket.AF_INET6 if ':' in host else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.connect((host, port))
+s.settimeout(5)
+sizes = [4, 64, 512, 1400, 1500, 8192, 30000, biggest]
+def payload(i):
+    n = sizes[i % len(sizes)]
+    return struct.pack('!I', i) + bytes((i + k) & 0xff for k in range(min(n, 64)) ) * (n // 64) \
+        + b'x' * (n - 4 - 64 * (n // 64) if n > 4 else 0)
+window, sent, got = 8, 0, 0
+while got < count:
+    while sent < count and sent - got < window:
+        s.send(payload(sent)[:sizes[sent % len(sizes)]])
+        sent += 1
+    data = s.recv(65535)
+    want = payload(got)[:sizes[got % len(sizes)]]
+    if data != want:
+        print('mismatch at', got, len(data), len(want)); sys.exit(1)
+    got += 1
+print('echoed', got)
+)";
+
+// connect()s a UDP socket to a port nobody listens on and reports the error.
+constexpr const char* kRefusedClient = R"(
+import socket, sys
+fam = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.connect((sys.argv[1], int(sys.argv[2])))
+s.settimeout(5)
+s.send(b'anyone?')
+try:
+    s.recv(100)
+    print('answered')
+except ConnectionRefusedError:
+    print('refused')
+except socket.timeout:
+    print('timeout')
+)";
+
+class ServicesTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string why;
+        if (!can_sandbox(why)) {
+            GTEST_SKIP() << why;
+        }
+        if (sh("command -v python3 >/dev/null").status != 0) {
+            GTEST_SKIP() << "needs python3";
+        }
+        sb_ = std::make_unique<Sandbox>();
+        dir_ = "/tmp/pastad-svc-" + sb_->host;
+        ASSERT_EQ(sh("mkdir -p " + dir_).status, 0);
+        // Ping sockets for pastad (root in the host namespace).
+        sh(sb_->in_host("sysctl -q -w net.ipv4.ping_group_range='0 2147483647'"));
+    }
+    void TearDown() override {
+        if (!dir_.empty()) {
+            sh("rm -rf " + dir_);
+        }
+    }
+
+    // Writes `text` to a file in the test's directory; returns its path.
+    std::string file(const std::string& name, const std::string& text) {
+        const std::string path = dir_ + "/" + name;
+        std::ofstream(path) << text;
+        return path;
+    }
+
+    // Starts a server in the "up" namespace and waits for its ready file.
+    void start_up_server(const std::string& script, const std::string& args) {
+        const std::string ready = dir_ + "/ready-" + std::to_string(servers_++);
+        sh(sb_->in_up("sh -c " + quote("python3 " + script + " " + args + " " + ready +
+                                       " >/dev/null 2>&1 &")));
+        ASSERT_TRUE(eventually([&] { return ::access(ready.c_str(), F_OK) == 0; }));
+    }
+
+    // Runs `cmd` in a namespace pastad spawns inside the host namespace.
+    CmdResult in_pastad(const std::string& opts, const std::string& cmd) {
+        return sh(sb_->in_host("timeout 120 " + pastad_binary() + " -q " + opts + " -- sh -c " +
+                               quote(cmd) + " 2>&1"));
+    }
+
+    std::unique_ptr<Sandbox> sb_;
+    std::string dir_;
+    int servers_ = 0;
+};
+
+TEST_F(ServicesTest, PingIpv4FarHostGetsReply) {
+    const auto r = in_pastad("--config-net", "ping -c1 -W5 203.0.113.10");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("1 received"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, PingIpv6UpstreamGetsReply) {
+    const auto r = in_pastad("--config-net", "ping -6 -c1 -W5 2001:db8::1");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("1 received"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, PingWithoutPingSocketsExplainsWhy) {
+    sh(sb_->in_host("sysctl -q -w net.ipv4.ping_group_range='1 0'"));
+    const auto r = in_pastad("--config-net", "ping -c1 -W1 203.0.113.10 >/dev/null; true");
+    EXPECT_NE(r.out.find("ping_group_range"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, UdpEchoOfTenThousandMixedDatagramsComesBackInOrder) {
+    const auto server = file("echo_server.py", kEchoServer);
+    const auto client = file("echo_client.py", kEchoClient);
+    start_up_server(server, "203.0.113.10 7007");
+    // The largest datagram one frame carries at the tap's MTU of 65520
+    // (IPv4 fragments are not reassembled).
+    const auto r = in_pastad("--config-net", "python3 " + client + " 203.0.113.10 7007 10000 65492");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("echoed 10000"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, UdpEchoIpv6ComesBack) {
+    const auto server = file("echo_server.py", kEchoServer);
+    const auto client = file("echo_client.py", kEchoClient);
+    start_up_server(server, "2001:db8:ff::10 7008");
+    const auto r = in_pastad("--config-net", "python3 " + client + " 2001:db8:ff::10 7008 500 65000");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("echoed 500"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, UdpToClosedPortIsRefusedInNamespace) {
+    const auto client = file("refused.py", kRefusedClient);
+    const auto r = in_pastad("--config-net", "python3 " + client + " 203.0.113.10 7009");
+    EXPECT_NE(r.out.find("refused"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, UdpToClosedPortIpv6IsRefusedInNamespace) {
+    const auto client = file("refused.py", kRefusedClient);
+    const auto r = in_pastad("--config-net", "python3 " + client + " 2001:db8:ff::10 7009");
+    EXPECT_NE(r.out.find("refused"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, UdpToGatewayReachesHostLoopback) {
+    const auto server = file("echo_server.py", kEchoServer);
+    const auto client = file("echo_client.py", kEchoClient);
+    sh(sb_->in_host("sh -c " + quote("python3 " + server + " 127.0.0.1 7010 " + dir_ +
+                                     "/lo-ready >/dev/null 2>&1 &")));
+    ASSERT_TRUE(eventually([&] { return ::access((dir_ + "/lo-ready").c_str(), F_OK) == 0; }));
+    const auto r = in_pastad("--config-net", "python3 " + client + " 198.51.100.1 7010 100 1400");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("echoed 100"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace pastad::test

@@ -46,6 +46,8 @@ public:
     const Counters& counters() const { return counters_; }
     const tap::DropCounters& drops() const { return drops_; }
     const tap::TcpEngine& tcp() const { return tcp_; }
+    // For port forwards handing accepted connections to the tap path.
+    tap::TcpEngine& tcp_engine() { return tcp_; }
     const tap::UdpEngine& udp() const { return udp_; }
     const tap::IcmpEngine& icmp() const { return icmp_; }
 

@@ -62,8 +62,9 @@ int status_of(int wstatus) {
 
 class Loop {
 public:
-    Loop(const Config& cfg, Target& target, const NetPlan& plan, UniqueFd tap)
+    Loop(const Config& cfg, Target& target, const NetPlan& plan, UniqueFd tap, Forwarding* fwd)
         : cfg_(cfg),
+          fwd_(fwd),
           target_(target),
           tap_(std::move(tap)),
           io_backend_(IoBackend::create(requested_io_kind(cfg), tap_.get())),
@@ -81,12 +82,29 @@ public:
         schedule_tick();
         data_.advertise_router();
         io_backend_->flush();
+        start_forwarding();
         io_.run();
         log::daemon().info("exiting ({}): {}", exit_status_, data_.summary());
+        if (fwd_ != nullptr) {
+            log::daemon().info("{}", fwd_->summary());
+            fwd_->stop();
+        }
         return exit_status_;
     }
 
 private:
+    // Port forwards accept on this loop; connections that cannot be spliced
+    // go to the tap translator, whose SYN leaves at once.
+    void start_forwarding() {
+        if (fwd_ == nullptr) {
+            return;
+        }
+        fwd_->start(io_, [this](UniqueFd sock, const tap::Endpoints& ep) {
+            data_.tcp_engine().on_accepted(std::move(sock), ep, Clock::now());
+            io_backend_->flush();
+        });
+    }
+
     void stop(int status, const std::string& why) {
         if (!stopping_) {
             stopping_ = true;
@@ -198,6 +216,7 @@ private:
     }
 
     const Config& cfg_;
+    Forwarding* fwd_;
     Target& target_;
     UniqueFd tap_;
     asio::io_context io_{1};
@@ -234,8 +253,9 @@ std::optional<IoKind> requested_io_kind(const Config& cfg) {
     throw std::invalid_argument("unknown I/O back end '" + name + "' (uring or epoll)");
 }
 
-int run_event_loop(const Config& cfg, Target& target, const NetPlan& plan, UniqueFd tap) {
-    Loop loop(cfg, target, plan, std::move(tap));
+int run_event_loop(const Config& cfg, Target& target, const NetPlan& plan, UniqueFd tap,
+                   Forwarding* fwd) {
+    Loop loop(cfg, target, plan, std::move(tap), fwd);
     return loop.run();
 }
 

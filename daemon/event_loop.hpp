@@ -6,6 +6,7 @@
 
 #include "daemon/base/unique_fd.hpp"
 #include "daemon/config.hpp"
+#include "daemon/forwarding.hpp"
 #include "daemon/io_backend.hpp"
 #include "daemon/namespaces.hpp"
 #include "daemon/reflect.hpp"
@@ -18,7 +19,9 @@ std::optional<IoKind> requested_io_kind(const Config& cfg);
 
 // Runs until the target goes away, a signal asks pastad to stop, or the
 // spawned command exits. Returns the process exit status: the command's own
-// status when one was spawned, 0 otherwise.
-int run_event_loop(const Config& cfg, Target& target, const NetPlan& plan, UniqueFd tap);
+// status when one was spawned, 0 otherwise. `fwd` (may be null) is started on
+// the loop and stopped before it returns.
+int run_event_loop(const Config& cfg, Target& target, const NetPlan& plan, UniqueFd tap,
+                   Forwarding* fwd = nullptr);
 
 }  // namespace pastad

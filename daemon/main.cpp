@@ -24,6 +24,7 @@
 #include "daemon/base/log.hpp"
 #include "daemon/config.hpp"
 #include "daemon/event_loop.hpp"
+#include "daemon/fwd_spec.hpp"
 #include "daemon/namespaces.hpp"
 #include "daemon/reflect.hpp"
 #include "daemon/tap_device.hpp"
@@ -107,7 +108,7 @@ void drop_privileges(const Config& cfg) {
     }
 }
 
-int run(const Config& cfg) {
+int run(const Config& cfg, const FwdSpecs& specs) {
     // Reads of the host happen before joining any user namespace.
     NetPlan plan = plan_network(cfg);
     for (const auto& line : describe(plan)) {
@@ -120,6 +121,8 @@ int run(const Config& cfg) {
         tap = open_tap(plan.ifname);
         apply_network(cfg, plan);
     });
+    // Bound before readiness: the caller may connect as soon as we report it.
+    Forwarding fwd(cfg, specs, plan, target.netns.get());
     drop_privileges(cfg);
 
     if (cfg.target == TargetKind::Spawn) {
@@ -130,7 +133,7 @@ int run(const Config& cfg) {
     } else {
         write_pid_file(cfg.pid_file, ::getpid());
     }
-    return run_event_loop(cfg, target, plan, std::move(tap));
+    return run_event_loop(cfg, target, plan, std::move(tap), &fwd);
 }
 
 }  // namespace
@@ -171,7 +174,8 @@ int main(int argc, char* argv[]) {
     }
     try {
         (void)requested_io_kind(cfg);
-        return run(cfg);
+        const FwdSpecs specs = parse_forwards(cfg, read_ephemeral_range());
+        return run(cfg, specs);
     } catch (const std::exception& e) {
         log::daemon().critical("{}", e.what());
         return 1;

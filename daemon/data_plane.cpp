@@ -24,8 +24,13 @@ constexpr Mac kBroadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
 }  // namespace
 
 // The address mapping rules every translator shares (tap/address_map.hpp).
-tap::AddressMapConfig DataPlane::address_map(const Config& cfg, const NetPlan& plan) {
+tap::AddressMapConfig DataPlane::address_map(const Config& cfg, const NetPlan& plan,
+                                             const DnsPlan& dns) {
     tap::AddressMapConfig m;
+    m.dns_match4 = dns.match4;
+    m.dns_host4 = dns.host4;
+    m.dns_match6 = dns.match6;
+    m.dns_host6 = dns.host6;
     m.gw4 = plan.gw4;
     m.gw6 = plan.gw6;
     m.map_gw = !cfg.no_map_gw && !cfg.map_host_loopback_none;
@@ -42,9 +47,16 @@ tap::AddressMapConfig DataPlane::address_map(const Config& cfg, const NetPlan& p
     return m;
 }
 
-tap::TcpConfig DataPlane::tcp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) {
+DnsPlan DataPlane::dns_plan(const Config& cfg, const NetPlan& plan) {
+    DnsPlan dns = plan_dns(cfg, read_resolv_conf(resolv_conf_path()), plan.gw4, plan.gw6);
+    log_dns_plan(dns);
+    return dns;
+}
+
+tap::TcpConfig DataPlane::tcp_config(const Config& cfg, const NetPlan& plan,
+                                     const Mac* ns_mac) const {
     tap::TcpConfig t;
-    static_cast<tap::AddressMapConfig&>(t) = address_map(cfg, plan);
+    static_cast<tap::AddressMapConfig&>(t) = address_map(cfg, plan, dns_);
     t.our_mac = plan.our_mac;
     t.ns_mac = ns_mac;
     t.mtu = plan.mtu != 0 ? plan.mtu : 65520;  // -m 0: the tap keeps the kernel's MTU
@@ -53,9 +65,10 @@ tap::TcpConfig DataPlane::tcp_config(const Config& cfg, const NetPlan& plan, con
     return t;
 }
 
-tap::UdpConfig DataPlane::udp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) {
+tap::UdpConfig DataPlane::udp_config(const Config& cfg, const NetPlan& plan,
+                                     const Mac* ns_mac) const {
     tap::UdpConfig u;
-    static_cast<tap::AddressMapConfig&>(u) = address_map(cfg, plan);
+    static_cast<tap::AddressMapConfig&>(u) = address_map(cfg, plan, dns_);
     u.our_mac = plan.our_mac;
     u.ns_mac = ns_mac;
     u.outbound4 = cfg.outbound4;
@@ -63,9 +76,10 @@ tap::UdpConfig DataPlane::udp_config(const Config& cfg, const NetPlan& plan, con
     return u;
 }
 
-tap::IcmpConfig DataPlane::icmp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) {
+tap::IcmpConfig DataPlane::icmp_config(const Config& cfg, const NetPlan& plan,
+                                       const Mac* ns_mac) const {
     tap::IcmpConfig i;
-    static_cast<tap::AddressMapConfig&>(i) = address_map(cfg, plan);
+    static_cast<tap::AddressMapConfig&>(i) = address_map(cfg, plan, dns_);
     i.our_mac = plan.our_mac;
     i.ns_mac = ns_mac;
     i.outbound4 = cfg.outbound4;
@@ -95,6 +109,7 @@ tap::NdpConfig DataPlane::ndp_config(const Config& cfg, const NetPlan& plan) {
 DataPlane::DataPlane(const Config& cfg, const NetPlan& plan, IoBackend& io)
     : cfg_(cfg),
       io_(io),
+      dns_(dns_plan(cfg, plan)),
       our_mac_(plan.our_mac),
       ns_mac_(plan.ns_mac.value_or(kBroadcast)),
       arp_(plan.our_mac, plan.addrs4.empty() ? Ip4{} : plan.addrs4.front().addr),

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "daemon/config.hpp"
+#include "daemon/dns.hpp"
 #include "daemon/io_backend.hpp"
 #include "daemon/reflect.hpp"
 #include "tap/arp.hpp"
@@ -59,16 +60,19 @@ private:
 
     void learn_ns_mac(const Mac& src);
     void note_unsupported(const char* what);
-    static tap::TcpConfig tcp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac);
+    tap::TcpConfig tcp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) const;
     static tap::NdpConfig ndp_config(const Config& cfg, const NetPlan& plan);
-    static tap::AddressMapConfig address_map(const Config& cfg, const NetPlan& plan);
-    static tap::UdpConfig udp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac);
-    static tap::IcmpConfig icmp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac);
+    static tap::AddressMapConfig address_map(const Config& cfg, const NetPlan& plan,
+                                             const DnsPlan& dns);
+    static DnsPlan dns_plan(const Config& cfg, const NetPlan& plan);
+    tap::UdpConfig udp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) const;
+    tap::IcmpConfig icmp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) const;
     void on_udp(const tap::Frame& f);
     void on_echo_request(const tap::Frame& f, const tap::IcmpPacket& p);
 
     const Config& cfg_;
     IoBackend& io_;
+    DnsPlan dns_;  // before the translators: their address maps include its forwarding
     Mac our_mac_;
     Mac ns_mac_;  // broadcast until the namespace's first frame tells us
     tap::ArpResponder arp_;

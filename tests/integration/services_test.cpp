@@ -69,6 +69,34 @@ except socket.timeout:
     print('timeout')
 )";
 
+// A DNS responder that answers every A query with 192.0.2.123.
+constexpr const char* kDnsServer = R"(
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+open(sys.argv[2], 'w').close()
+while True:
+    q, peer = s.recvfrom(512)
+    if len(q) < 12:
+        continue
+    end = q.index(b'\0', 12) + 5
+    head = q[:2] + b'\x81\x80' + q[4:6] + b'\x00\x01\x00\x00\x00\x00'
+    answer = b'\xc0\x0c' + struct.pack('!HHIH', 1, 1, 60, 4) + bytes([192, 0, 2, 123])
+    s.sendto(head + q[12:end] + answer, peer)
+)";
+
+// Asks SERVER for the A record of example.test and prints the address.
+constexpr const char* kDnsClient = R"(
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+q = b'\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00' \
+    + b'\x07example\x04test\x00\x00\x01\x00\x01'
+s.sendto(q, (sys.argv[1], 53))
+r, peer = s.recvfrom(512)
+print('from', peer[0], 'answer', '.'.join(str(b) for b in r[-4:]))
+)";
+
 class ServicesTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -176,6 +204,37 @@ TEST_F(ServicesTest, UdpToGatewayReachesHostLoopback) {
     const auto r = in_pastad("--config-net", "python3 " + client + " 198.51.100.1 7010 100 1400");
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("echoed 100"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, DnsToGatewayReachesLoopbackResolverOfHost) {
+    const auto server = file("dns_server.py", kDnsServer);
+    const auto client = file("dns_client.py", kDnsClient);
+    const auto conf = file("resolv.conf", "nameserver 127.0.0.53\n");
+    sh(sb_->in_host("sh -c " + quote("python3 " + server + " 127.0.0.53 " + dir_ +
+                                     "/dns-ready >/dev/null 2>&1 &")));
+    ASSERT_TRUE(eventually([&] { return ::access((dir_ + "/dns-ready").c_str(), F_OK) == 0; }));
+    // The gateway is what the namespace is told instead of 127.0.0.53; with
+    // --no-map-gw only the DNS rule can bring the query to the resolver.
+    const auto r = sh(sb_->in_host("env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " +
+                                   pastad_binary() + " -q --config-net --no-map-gw -- python3 " +
+                                   client + " 198.51.100.1 2>&1"));
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("from 198.51.100.1 answer 192.0.2.123"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, DnsForwardAddressIsAnsweredByHostResolver) {
+    const auto server = file("dns_server.py", kDnsServer);
+    const auto client = file("dns_client.py", kDnsClient);
+    const auto conf = file("resolv.conf", "nameserver 127.0.0.53\n");
+    sh(sb_->in_host("sh -c " + quote("python3 " + server + " 127.0.0.53 " + dir_ +
+                                     "/dns-ready >/dev/null 2>&1 &")));
+    ASSERT_TRUE(eventually([&] { return ::access((dir_ + "/dns-ready").c_str(), F_OK) == 0; }));
+    const auto r = sh(sb_->in_host("env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " +
+                                   pastad_binary() +
+                                   " -q --config-net --dns-forward 169.254.1.1 -- python3 " +
+                                   client + " 169.254.1.1 2>&1"));
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("from 169.254.1.1 answer 192.0.2.123"), std::string::npos) << r.out;
 }
 
 }  // namespace

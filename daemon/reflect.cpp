@@ -16,7 +16,8 @@
 // -4/-6 drop a family; --no-copy-addrs keeps only the first address,
 // --no-copy-routes only the default route.
 // Local mode: with no default route in either family, the namespace gets a
-// link-local setup only, and the log says why.
+// link-local setup only (IPv4 169.254.2.1/16 via 169.254.2.2, and the
+// kernel's IPv6 link-local address), and the log says so.
 // Failure: any netlink error while applying is fatal at start-up (the caller
 // exits non-zero before reporting readiness). EEXIST on an address or route
 // is tolerated: the namespace may already carry it.
@@ -34,6 +35,10 @@ namespace {
 // Default source MAC when the template has none (e.g. a tun-based VPN): a
 // locally administered unicast address.
 constexpr Mac kFallbackMac{{0x02, 0x70, 0x61, 0x73, 0x74, 0x61}};
+
+// Local mode's IPv4 addressing, inside 169.254.0.0/16.
+constexpr Ip4 kLocalAddr4{{169, 254, 2, 1}};
+constexpr Ip4 kLocalGw4{{169, 254, 2, 2}};
 
 template <typename Addr>
 std::uint8_t default_prefix_len();
@@ -102,6 +107,17 @@ NetPlan make_plan(const Config& cfg, const std::optional<netlink::Template4>& t4
         fill_family(t6, cfg.addr6, cfg.prefix6, cfg.gw6, cfg, p.addrs6, p.routes6, p.gw6);
     }
     p.local_mode = !p.v4 && !p.v6;
+    if (p.local_mode && cfg.ipv4) {
+        // Nothing to reflect: an IPv4 link-local address (RFC 3927) and a
+        // gateway beside it, so forwarded ports and the gateway mapping to
+        // the host's loopback still work. IPv6 keeps its kernel link-local.
+        p.v4 = true;
+        p.addrs4 = {Prefix4{kLocalAddr4, 16}};
+        p.gw4 = kLocalGw4;
+        netlink::Route4 def;
+        def.gw = kLocalGw4;
+        p.routes4 = {def};
+    }
 
     // The tap is named after the template unless -I says otherwise.
     if (!cfg.ns_ifname.empty()) {
@@ -152,8 +168,10 @@ NetPlan plan_network(const Config& cfg) {
     NetPlan p = make_plan(cfg, t4, t6);
     if (p.local_mode) {
         log::netlink().warn(
-            "no host interface with a default route: the namespace gets link-local addressing "
-            "only");
+            "no host interface with a default route: local mode, the namespace gets link-local "
+            "addressing only ({} via {})",
+            to_string(p.addrs4.empty() ? Prefix4{} : p.addrs4.front()),
+            p.gw4 ? p.gw4->str() : "none");
     }
     return p;
 }

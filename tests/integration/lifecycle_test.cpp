@@ -135,5 +135,32 @@ TEST_F(LifecycleTest, RootlessSpawnGetsReflectedNetwork) {
     EXPECT_NE(r.out.find("2001:db8::2/64"), std::string::npos) << r.out;
 }
 
+
+TEST_F(LifecycleTest, HostWithoutUplinkStartsInLocalMode) {
+    // The target namespace itself has no default route: nothing to reflect.
+    const auto bare = sb_->new_target();
+    ASSERT_EQ(sh("ip -n " + bare + " link set lo up").status, 0);
+    const auto r = sh("ip netns exec " + bare + " " + pastad_binary() +
+                      " --config-net -- ip -4 -o addr show 2>&1");
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("local mode"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("169.254.2.1/16"), std::string::npos) << r.out;
+}
+
+TEST_F(LifecycleTest, LogFileReceivesDaemonLines) {
+    const auto target = sb_->new_target();
+    const std::string log = "/tmp/pastad-log-" + target + ".log";
+    ASSERT_EQ(sh(sb_->in_host(pastad_binary() + " --config-net -l " + log + " -P " + pid_file_ +
+                              " --netns /run/netns/" + target))
+                  .status,
+              0);
+    const pid_t pid = read_pid_file(pid_file_);
+    ASSERT_EQ(sh("ip netns del " + target).status, 0);
+    EXPECT_TRUE(eventually([&] { return !alive(pid); }));
+    const auto content = sh("cat " + log).out;
+    ::unlink(log.c_str());
+    EXPECT_NE(content.find("was removed"), std::string::npos) << content;
+}
+
 }  // namespace
 }  // namespace pastad::test

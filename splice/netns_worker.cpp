@@ -74,7 +74,7 @@ void NetnsWorker::run(int netns) {
                 return true;
             }
             for (const auto& p : pools_) {
-                if (p.active && !p.error && p.fds.size() < kPoolSize / 2) {
+                if (p.active && !p.error && p.fds.size() < kPoolSize) {
                     return true;
                 }
             }
@@ -138,9 +138,7 @@ Result<UniqueFd> NetnsWorker::take_socket(int family, int type) {
     }
     UniqueFd fd = std::move(p.fds.front());
     p.fds.pop_front();
-    if (p.fds.size() < kPoolSize / 2) {
-        wake_.notify_all();
-    }
+    wake_.notify_all();  // top the pool up again, off this thread
     return fd;
 }
 

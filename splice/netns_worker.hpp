@@ -6,7 +6,8 @@
 // connection; entering the namespace per connection (a new thread, or setns()
 // twice) costs far more than the connection itself. NetnsWorker keeps one
 // thread inside the namespace for pastad's lifetime and a small pool of
-// ready sockets per (family, type) that it refills in the background.
+// ready sockets per (family, type) that it tops up in the background after
+// every take, so the pool is full whenever the loop is idle.
 //
 // Threading: every public member is called from one owner thread (the event
 // loop); the worker thread only runs what call() hands it and the refills.

@@ -87,7 +87,7 @@ tap::IcmpConfig DataPlane::icmp_config(const Config& cfg, const NetPlan& plan,
     return i;
 }
 
-tap::NdpConfig DataPlane::ndp_config(const Config& cfg, const NetPlan& plan) {
+tap::NdpConfig DataPlane::ndp_config(const Config& cfg, const NetPlan& plan) const {
     tap::NdpConfig n;
     n.mac = plan.our_mac;
     for (const auto& a : plan.addrs6) {
@@ -103,7 +103,53 @@ tap::NdpConfig DataPlane::ndp_config(const Config& cfg, const NetPlan& plan) {
     n.gateway = plan.gw6;
     n.no_ndp = cfg.no_ndp;
     n.no_ra = cfg.no_ra || !plan.v6;
+    // Addresses and configuration from DHCPv6 too, unless it is off.
+    n.managed = !cfg.no_dhcpv6;
+    n.other = !cfg.no_dhcpv6;
+    if (!cfg.no_dhcp_dns) {
+        n.rdnss = dns_.ns6;
+    }
+    if (!cfg.no_dhcp_search) {
+        n.dnssl = dns_.search;
+    }
     return n;
+}
+
+std::optional<tap::DhcpServer> DataPlane::dhcp_server(const Config& cfg,
+                                                      const NetPlan& plan) const {
+    if (plan.addrs4.empty()) {
+        return std::nullopt;
+    }
+    tap::DhcpConfig d;
+    d.our_mac = plan.our_mac;
+    d.addr = plan.addrs4.front().addr;
+    d.prefix_len = plan.addrs4.front().len;
+    d.router = plan.gw4;
+    d.server = plan.gw4.value_or(d.addr);
+    if (!cfg.no_dhcp_dns) {
+        d.dns = dns_.ns4;
+    }
+    if (!cfg.no_dhcp_search) {
+        d.search = dns_.search;
+    }
+    d.mtu = plan.mtu;
+    return tap::DhcpServer(d);
+}
+
+tap::Dhcpv6Server DataPlane::dhcpv6_server(const Config& cfg, const NetPlan& plan) const {
+    tap::Dhcpv6Config d;
+    d.our_mac = plan.our_mac;
+    d.our_ll = ndp_.router_addr();
+    if (!plan.addrs6.empty()) {
+        d.addr = plan.addrs6.front().addr;
+    }
+    if (!cfg.no_dhcp_dns) {
+        d.dns = dns_.ns6;
+    }
+    if (!cfg.no_dhcp_search) {
+        d.search = dns_.search;
+    }
+    return tap::Dhcpv6Server(d);
 }
 
 DataPlane::DataPlane(const Config& cfg, const NetPlan& plan, IoBackend& io)
@@ -117,6 +163,8 @@ DataPlane::DataPlane(const Config& cfg, const NetPlan& plan, IoBackend& io)
       tcp_(tcp_config(cfg, plan, &ns_mac_), io, io),
       udp_(udp_config(cfg, plan, &ns_mac_), io, io),
       icmp_(icmp_config(cfg, plan, &ns_mac_), io, io),
+      dhcp_(dhcp_server(cfg, plan)),
+      dhcpv6_(dhcpv6_server(cfg, plan)),
       have_v6_(plan.v6) {}
 
 template <typename Build>
@@ -225,10 +273,41 @@ void DataPlane::on_udp(const tap::Frame& f) {
         drops_.add(why);
         return;
     }
+    // DHCP and DHCPv6 are answered here, never sent on (RFC 2131 section 4.1
+    // and RFC 8415 section 7.1: clients use these ports and multicast).
+    if (f.is_v4() && p->dport == tap::kDhcpServerPort) {
+        if (!cfg_.no_dhcp && dhcp_) {
+            serve_dhcp(*dhcp_, f, *p);
+        }
+        return;
+    }
+    if (f.is_v6() && p->dport == tap::kDhcpv6ServerPort && f.dst_ip.a.is_multicast()) {
+        if (!cfg_.no_dhcpv6) {
+            serve_dhcp(dhcpv6_, f, *p);
+        }
+        return;
+    }
     if (cfg_.no_udp) {
         return;
     }
     udp_.on_datagram(tap::endpoints_of(f, p->sport, p->dport), p->payload, Clock::now());
+}
+
+template <typename Server>
+void DataPlane::serve_dhcp(const Server& server, const tap::Frame& f, const tap::UdpPacket& p) {
+    send_control([&](std::span<std::byte> out) {
+        bool malformed = false;
+        const std::size_t n = server.handle(f, p, out, malformed);
+        counters_.dhcp_malformed += malformed;
+        counters_.dhcp_replies += n > 0;
+        if (malformed) {
+            static log::RateLimit limit{std::chrono::seconds(30)};
+            if (auto held = limit.allow(Clock::now())) {
+                log::tap().warn("dropped {} malformed DHCP/DHCPv6 message(s)", *held);
+            }
+        }
+        return n;
+    });
 }
 
 void DataPlane::on_echo_request(const tap::Frame& f, const tap::IcmpPacket& p) {

@@ -12,6 +12,8 @@
 #include "daemon/io_backend.hpp"
 #include "daemon/reflect.hpp"
 #include "tap/arp.hpp"
+#include "tap/dhcp.hpp"
+#include "tap/dhcpv6.hpp"
 #include "tap/frame.hpp"
 #include "tap/icmp.hpp"
 #include "tap/ndp.hpp"
@@ -43,6 +45,7 @@ public:
 
     struct Counters {
         std::uint64_t arp_replies = 0, ndp_replies = 0, unsupported = 0, ctrl_dropped = 0;
+        std::uint64_t dhcp_replies = 0, dhcp_malformed = 0;  // DHCP and DHCPv6
     };
     const Counters& counters() const { return counters_; }
     const tap::DropCounters& drops() const { return drops_; }
@@ -61,7 +64,11 @@ private:
     void learn_ns_mac(const Mac& src);
     void note_unsupported(const char* what);
     tap::TcpConfig tcp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) const;
-    static tap::NdpConfig ndp_config(const Config& cfg, const NetPlan& plan);
+    tap::NdpConfig ndp_config(const Config& cfg, const NetPlan& plan) const;
+    std::optional<tap::DhcpServer> dhcp_server(const Config& cfg, const NetPlan& plan) const;
+    tap::Dhcpv6Server dhcpv6_server(const Config& cfg, const NetPlan& plan) const;
+    template <typename Server>
+    void serve_dhcp(const Server& server, const tap::Frame& f, const tap::UdpPacket& p);
     static tap::AddressMapConfig address_map(const Config& cfg, const NetPlan& plan,
                                              const DnsPlan& dns);
     static DnsPlan dns_plan(const Config& cfg, const NetPlan& plan);
@@ -80,6 +87,8 @@ private:
     tap::TcpEngine tcp_;
     tap::UdpEngine udp_;
     tap::IcmpEngine icmp_;
+    std::optional<tap::DhcpServer> dhcp_;  // unset without an IPv4 address
+    tap::Dhcpv6Server dhcpv6_;
     tap::DropCounters drops_;
     Counters counters_;
     bool have_v6_;

@@ -41,6 +41,8 @@
 // RFC 4862 section 5.5.3; RFC 4291 appendix A and section 2.7.1.
 #include "tap/ndp.hpp"
 
+#include "tap/dhcp.hpp"
+
 #include <cstring>
 #include <utility>
 
@@ -53,6 +55,8 @@ constexpr std::uint8_t kOptSourceLla = 1;
 constexpr std::uint8_t kOptTargetLla = 2;
 constexpr std::uint8_t kOptPrefixInfo = 3;
 constexpr std::uint8_t kOptMtu = 5;
+constexpr std::uint8_t kOptRdnss = 25;
+constexpr std::uint8_t kOptDnssl = 31;
 constexpr std::size_t kNsMinData = 16;   // target address; ICMP length >= 24
 constexpr std::size_t kRaFixedData = 8;  // reachable time, retransmit timer
 constexpr std::size_t kLlaOptLen = 8;
@@ -133,6 +137,16 @@ Ip6 link_local_from_mac(const Mac& mac) {
 NdpResponder::NdpResponder(NdpConfig cfg) : cfg_(std::move(cfg)) {
     router_ll_ = cfg_.gateway && cfg_.gateway->is_link_local() ? *cfg_.gateway
                                                                : link_local_from_mac(cfg_.mac);
+    // RFC 8106 section 5.2: names padded with zeros to a multiple of 8 bytes
+    // (with the 8-byte option header), at most 255 units of 8 bytes.
+    dnssl_wire_ = encode_domain_names(cfg_.dnssl);
+    dnssl_wire_.resize((dnssl_wire_.size() + 7) / 8 * 8);
+    if (dnssl_wire_.size() > 8 * 254) {
+        dnssl_wire_.clear();
+    }
+    if (cfg_.rdnss.size() > 127) {
+        cfg_.rdnss.resize(127);  // the option's length field counts 8-byte units
+    }
 }
 
 std::size_t NdpResponder::handle(const Frame& f, std::span<std::byte> out, DropReason& why) const {
@@ -232,8 +246,10 @@ std::size_t NdpResponder::build_ra(std::span<std::byte> out) const {
 std::size_t NdpResponder::write_ra(std::span<std::byte> out, const Mac& dst_mac,
                                    const Ip6& dst) const {
     const std::size_t hlen = kEthHeaderLen + kIpv6HeaderLen + kIcmpHeaderLen;
+    const std::size_t rdnss_len = cfg_.rdnss.empty() ? 0 : 8 + 16 * cfg_.rdnss.size();
+    const std::size_t dnssl_len = dnssl_wire_.empty() ? 0 : 8 + dnssl_wire_.size();
     const std::size_t data_len = kRaFixedData + kLlaOptLen + (cfg_.mtu != 0 ? kMtuOptLen : 0) +
-                                 kPrefixOptLen * cfg_.prefixes.size();
+                                 kPrefixOptLen * cfg_.prefixes.size() + rdnss_len + dnssl_len;
     if (out.size() < hlen || out.size() - hlen < data_len) {
         return 0;
     }
@@ -262,6 +278,22 @@ std::size_t NdpResponder::write_ra(std::span<std::byte> out, const Mac& dst_mac,
         put32(o + 8, cfg_.preferred_lifetime);
         std::memcpy(o + 16, masked.b.data(), 16);
         o += kPrefixOptLen;
+    }
+    if (rdnss_len > 0) {  // RFC 8106 section 5.1
+        o[0] = std::byte{kOptRdnss};
+        o[1] = static_cast<std::byte>(rdnss_len / 8);
+        put32(o + 4, cfg_.dns_lifetime);
+        for (std::size_t i = 0; i < cfg_.rdnss.size(); ++i) {
+            std::memcpy(o + 8 + 16 * i, cfg_.rdnss[i].b.data(), 16);
+        }
+        o += rdnss_len;
+    }
+    if (dnssl_len > 0) {  // RFC 8106 section 5.2
+        o[0] = std::byte{kOptDnssl};
+        o[1] = static_cast<std::byte>(dnssl_len / 8);
+        put32(o + 4, cfg_.dns_lifetime);
+        std::memcpy(o + 8, dnssl_wire_.data(), dnssl_wire_.size());
+        o += dnssl_len;
     }
 
     const auto flags =

@@ -97,6 +97,34 @@ r, peer = s.recvfrom(512)
 print('from', peer[0], 'answer', '.'.join(str(b) for b in r[-4:]))
 )";
 
+// A DHCPv6 client: SOLICIT with Rapid Commit and an IA_NA; prints the
+// address of the REPLY's IA_NA and the DNS servers.
+constexpr const char* kDhcpv6Client = R"(
+import socket, struct, sys, ipaddress
+ifname = sys.argv[1]
+idx = socket.if_nametoindex(ifname)
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+s.bind(('::', 546))
+s.settimeout(5)
+def opt(code, data): return struct.pack('!HH', code, len(data)) + data
+msg = b'\x01\xab\xcd\xef' + opt(1, b'\x00\x03\x00\x01\x02\x00\x00\x00\x00\x09') \
+    + opt(14, b'') + opt(3, struct.pack('!III', 7, 0, 0)) + opt(6, struct.pack('!H', 23))
+s.sendto(msg, ('ff02::1:2', 547, 0, idx))
+r, peer = s.recvfrom(1500)
+print('type', r[0])
+def walk(b):
+    i = 0
+    while i + 4 <= len(b):
+        code, n = struct.unpack('!HH', b[i:i+4]); yield code, b[i+4:i+4+n]; i += 4 + n
+for code, v in walk(r[4:]):
+    if code == 3:
+        for c2, v2 in walk(v[12:]):
+            if c2 == 5: print('addr', ipaddress.IPv6Address(v2[:16]))
+    if code == 23:
+        print('dns', ipaddress.IPv6Address(v[:16]))
+)";
+
 class ServicesTest : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -235,6 +263,71 @@ TEST_F(ServicesTest, DnsForwardAddressIsAnsweredByHostResolver) {
                                    client + " 169.254.1.1 2>&1"));
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("from 169.254.1.1 answer 192.0.2.123"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, UdhcpcGetsAddressRouterAndDns) {
+    if (sh("busybox udhcpc --help >/dev/null 2>&1; busybox --list | grep -qx udhcpc").status != 0) {
+        GTEST_SKIP() << "needs busybox udhcpc";
+    }
+    const auto conf = file("resolv.conf", "nameserver 192.0.2.53\nsearch example.test\n");
+    const auto script = file("udhcpc.sh", "#!/bin/sh\nenv > " + dir_ + "/udhcpc-$1.env\n");
+    sh("chmod +x " + script);
+    const auto& ifn = sb_->veth_host;
+    const auto r = sh(sb_->in_host(
+        "env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " + pastad_binary() + " -q -- sh -c " +
+        quote("ip link set " + ifn + " up && busybox udhcpc -i " + ifn + " -n -q -s " + script) +
+        " 2>&1"));
+    EXPECT_EQ(r.status, 0) << r.out;
+    std::ifstream env(dir_ + "/udhcpc-bound.env");
+    const std::string got((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+    EXPECT_NE(got.find("ip=198.51.100.2\n"), std::string::npos) << got << r.out;
+    EXPECT_NE(got.find("subnet=255.255.255.0\n"), std::string::npos) << got;
+    EXPECT_NE(got.find("router=198.51.100.1"), std::string::npos) << got;
+    EXPECT_NE(got.find("dns=192.0.2.53"), std::string::npos) << got;
+    EXPECT_NE(got.find("search=example.test"), std::string::npos) << got;
+    EXPECT_NE(got.find("mtu=65520"), std::string::npos) << got;
+}
+
+TEST_F(ServicesTest, NoDhcpLeavesUdhcpcUnanswered) {
+    const auto script = file("udhcpc.sh", "#!/bin/sh\nenv > " + dir_ + "/udhcpc-$1.env\n");
+    sh("chmod +x " + script);
+    const auto& ifn = sb_->veth_host;
+    const auto r = sh(sb_->in_host(
+        "timeout 60 " + pastad_binary() + " -q --no-dhcp -- sh -c " +
+        quote("ip link set " + ifn + " up && busybox udhcpc -i " + ifn + " -n -q -t 2 -T 1 -s " +
+              script) + " 2>&1"));
+    EXPECT_NE(r.status, 0) << r.out;
+    EXPECT_NE(::access((dir_ + "/udhcpc-bound.env").c_str(), F_OK), 0);
+}
+
+TEST_F(ServicesTest, SlaacGivesAddressInHostPrefixAndDefaultRoute) {
+    const auto& ifn = sb_->veth_host;
+    const auto r = sh(sb_->in_host(
+        "timeout 60 " + pastad_binary() + " -q -- sh -c " +
+        quote("ip link set " + ifn + " up; for i in $(seq 100); do "
+              "ip -6 route show default | grep -q via && "
+              "ip -6 addr show dev " + ifn + " scope global | grep -v tentative | "
+              "grep -q 2001:db8:: && break; sleep 0.1; done; "
+              "ip -6 addr show dev " + ifn + " scope global; ip -6 route show default") +
+        " 2>&1"));
+    EXPECT_NE(r.out.find("inet6 2001:db8::"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("default via fe80::"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, Dhcpv6ClientGetsHostAddressAndDns) {
+    const auto conf = file("resolv.conf", "nameserver 2001:db8::53\n");
+    const auto client = file("dhcpv6.py", kDhcpv6Client);
+    const auto& ifn = sb_->veth_host;
+    const auto r = sh(sb_->in_host(
+        "env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " + pastad_binary() + " -q -- sh -c " +
+        quote("ip link set " + ifn + " up; for i in $(seq 100); do "
+              "ip -6 addr show dev " + ifn + " scope link | grep -q tentative || break; "
+              "sleep 0.1; done; python3 " + client + " " + ifn) +
+        " 2>&1"));
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("type 7"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("addr 2001:db8::2\n"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("dns 2001:db8::53"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -130,6 +130,14 @@ private:
         if (cfg_.target != TargetKind::Spawn) {
             signals_.add(SIGINT);
         }
+        // main() held these during set-up; one that arrived meanwhile is
+        // delivered now, to the handlers just installed.
+        sigset_t held;
+        sigemptyset(&held);
+        for (const int sig : {SIGTERM, SIGHUP, SIGINT}) {
+            sigaddset(&held, sig);
+        }
+        ::pthread_sigmask(SIG_UNBLOCK, &held, nullptr);
         signals_.async_wait([this](auto ec, int sig) {
             if (!ec) {
                 stop(0, fmt::format("received {}", ::strsignal(sig)));

@@ -115,6 +115,16 @@ int run(const Config& cfg, const FwdSpecs& specs) {
         log::netlink().info("{}", line);
     }
     Target target = open_target(cfg);
+    // Set-up from here on (binding forwards included) takes long enough for
+    // a caller's early SIGTERM to land before the loop handles it: hold the
+    // stop signals until the loop unblocks them. After open_target(), so the
+    // spawned command does not inherit the blocked mask.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    for (const int sig : {SIGTERM, SIGHUP, SIGINT}) {
+        sigaddset(&stop_signals, sig);
+    }
+    ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     UniqueFd tap;
     run_in_netns(target.netns.get(), [&] {

@@ -84,6 +84,19 @@ void write_file(const std::string& path, const std::string& text) {
     }
 }
 
+// In a namespace pastad made, every group may use ping sockets, so ping
+// works inside without privileges (the default range "1 0" allows none).
+// Best effort: a kernel that refuses only costs ping.
+void widen_ping_group_range(int netns) {
+    try {
+        run_in_netns(netns, [] {
+            write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
+        });
+    } catch (const std::exception& e) {
+        log::daemon().debug("cannot allow ping sockets in the namespace: {}", e.what());
+    }
+}
+
 // In the child: waits for the parent to close `fd`. A byte means "go on";
 // end-of-file without one means the parent gave up, so the child must not
 // run the command in an unconfigured namespace.
@@ -175,6 +188,7 @@ Target spawn(const Config& cfg) {
         join_userns(t.userns);
     }
     t.netns = open_or_throw(proc + "/ns/net", O_RDONLY, "opening network namespace of");
+    widen_ping_group_range(t.netns.get());
     return t;
 }
 

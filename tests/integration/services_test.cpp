@@ -185,6 +185,12 @@ TEST_F(ServicesTest, PingIpv6UpstreamGetsReply) {
     EXPECT_NE(r.out.find("1 received"), std::string::npos) << r.out;
 }
 
+TEST_F(ServicesTest, SpawnedNamespaceAllowsPingSockets) {
+    const auto r = in_pastad("--config-net", "cat /proc/sys/net/ipv4/ping_group_range");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("0\t2147483647"), std::string::npos) << r.out;
+}
+
 TEST_F(ServicesTest, PingWithoutPingSocketsExplainsWhy) {
     sh(sb_->in_host("sysctl -q -w net.ipv4.ping_group_range='1 0'"));
     const auto r = in_pastad("--config-net", "ping -c1 -W1 203.0.113.10 >/dev/null; true");

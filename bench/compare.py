@@ -314,7 +314,8 @@ class System:
 
     def mtu(self, prefix):
         r = sh(prefix + ["ip", "-o", "link"], check=False)
-        m = [int(x) for x in re.findall(r"mtu (\d+)", r.stdout)]
+        m = [int(x) for line in r.stdout.splitlines() if not re.match(r"\d+: lo:", line)
+             for x in re.findall(r"mtu (\d+)", line)]
         return max(m) if m else None
 
 
@@ -617,7 +618,7 @@ def main():
         f"{secs} s per test, systems interleaved round-robin in each repetition.",
         "",
         *machine_facts(a.build),
-        f"- Largest MTU in the client namespace: {mtu_line}",
+        f"- MTU of the client namespace's interface: {mtu_line}",
         "",
         f"Reproduce (as root, from the repository root): `{a.command}`",
         "",

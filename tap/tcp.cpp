@@ -34,9 +34,12 @@
 //
 // Data from the namespace (namespace -> host). An in-order segment's
 // payload is send()-ed from the frame itself; only what the socket took is
-// acknowledged. The window advertised to the namespace is the socket's free
-// send space (SO_SNDBUF - SIOCOUTQ), scaled by the window scale pastad
-// announces. When the socket takes less than a segment, the window shrinks,
+// acknowledged. The window advertised to the namespace is the payload the
+// socket's free send space still takes (SO_SNDBUF less SO_MEMINFO's queued
+// memory, less the kernel's per-skb overhead), scaled by the window scale
+// pastad announces. A window that promised more would make the socket refuse
+// data inside it, which without SACK ends in a retransmission timeout of
+// the namespace. When the socket takes less than a segment, the window shrinks,
 // to zero if need be (this is deliberate, RFC 9293 section 3.8.6 allows the
 // receiver to shrink; the namespace's TCP copes), EPOLLOUT is watched and a
 // window update follows when space frees, with duplicate ACKs so the
@@ -99,6 +102,7 @@
 #include "tap/tcp.hpp"
 
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -137,6 +141,17 @@ constexpr std::uint8_t kOurWscale = 7;   // 65535 << 7: windows up to 8 MiB
 constexpr std::size_t kMaxFramesPerPeek = 128;
 constexpr unsigned kMaxPeekRounds = 4;  // per service call, for fairness
 constexpr std::size_t kDiscardChunk = 65536;
+// Send-buffer memory the kernel charges beyond the payload: per skb, its
+// struct and shared info (about 830 bytes on Linux 6.x, x86-64), rounded up;
+// one send() of up to 64 KiB may start a new skb and spill into another
+// (skbs hold up to the GSO size, some 64 KiB).
+constexpr std::uint32_t kSkbOverhead = 1024;
+constexpr std::uint32_t kSkbSpill = 32768;
+
+// Memory that `len` payload bytes written by one send() may take.
+constexpr std::uint32_t skb_charge(std::uint32_t len) {
+    return len + kSkbOverhead * (1 + len / kSkbSpill);
+}
 constexpr std::size_t kMaxDiscardIov = 256;  // 16 MiB in flight without SO_PEEK_OFF
 constexpr unsigned kDupAckThreshold = 3;     // RFC 5681 section 3.2
 constexpr std::uint8_t kProtoTcp = 6;
@@ -682,23 +697,39 @@ void TcpEngine::Impl::update_watch(Conn& c) {
     }
 }
 
-// Free send space = SO_SNDBUF - SIOCOUTQ. SO_SNDBUF counts socket memory,
-// not payload, so this slightly overestimates; a short send() then shrinks
-// the window (see process_data()).
+// Free send space, in payload bytes. SO_SNDBUF limits socket memory, which
+// the kernel charges per skb (truesize), not per payload byte: the payload
+// that still fits is the free memory less the overhead of the skbs it will
+// need, counted for segments of our MSS (the size of bulk data). Advertising
+// free memory as payload would promise more than send() takes, and every
+// refused segment costs the namespace a retransmission timeout (it has no
+// SACK, and we keep no out-of-order data). SO_MEMINFO (Linux 4.6) gives the
+// memory in use; without it, SO_SNDBUF - SIOCOUTQ stands in.
 void TcpEngine::Impl::refresh_send_space(Conn& c, bool sndbuf_too) {
-    if (sndbuf_too || c.sndbuf == 0) {
-        int v = 0;
-        socklen_t len = sizeof(v);
-        if (getsockopt(c.sock.get(), SOL_SOCKET, SO_SNDBUF, &v, &len) == 0 && v > 0) {
-            c.sndbuf = static_cast<std::uint32_t>(v);
+    std::uint32_t mem[SK_MEMINFO_VARS] = {};
+    socklen_t mem_len = sizeof(mem);
+    std::uint32_t used = 0;
+    if (getsockopt(c.sock.get(), SOL_SOCKET, SO_MEMINFO, mem, &mem_len) == 0 &&
+        mem_len > SK_MEMINFO_WMEM_QUEUED * sizeof(mem[0]) && mem[SK_MEMINFO_SNDBUF] > 0) {
+        c.sndbuf = mem[SK_MEMINFO_SNDBUF];
+        used = mem[SK_MEMINFO_WMEM_QUEUED];
+    } else {
+        if (sndbuf_too || c.sndbuf == 0) {
+            int v = 0;
+            socklen_t len = sizeof(v);
+            if (getsockopt(c.sock.get(), SOL_SOCKET, SO_SNDBUF, &v, &len) == 0 && v > 0) {
+                c.sndbuf = static_cast<std::uint32_t>(v);
+            }
         }
+        int outq = 0;
+        if (ioctl(c.sock.get(), SIOCOUTQ, &outq) < 0 || outq < 0) {
+            outq = 0;
+        }
+        used = static_cast<std::uint32_t>(outq);
     }
-    int outq = 0;
-    if (ioctl(c.sock.get(), SIOCOUTQ, &outq) < 0 || outq < 0) {
-        outq = 0;
-    }
-    const auto used = static_cast<std::uint32_t>(outq);
-    c.sock_free = c.sndbuf > used ? c.sndbuf - used : 0;
+    const std::uint64_t free_mem = c.sndbuf > used ? c.sndbuf - used : 0;
+    const std::uint32_t seg = our_mss(c.ep.peer_addr);
+    c.sock_free = static_cast<std::uint32_t>(free_mem * seg / skb_charge(seg));
 }
 
 // The window to advertise, in header units. The ioctl is skipped while the
@@ -1130,7 +1161,8 @@ void TcpEngine::Impl::process_data(Conn& c, const TcpSegment& seg, TcpTime now) 
     }
     const auto taken = static_cast<std::size_t>(n < 0 ? 0 : n);
     c.seq_from_ns += static_cast<std::uint32_t>(taken);
-    c.sock_free = c.sock_free > taken ? c.sock_free - static_cast<std::uint32_t>(taken) : 0;
+    const std::uint32_t charge = skb_charge(static_cast<std::uint32_t>(taken));
+    c.sock_free = c.sock_free > charge ? c.sock_free - charge : 0;
     stats_.bytes_from_ns += taken;
     c.flags |= kAckDue;
     if (taken < data.size()) {

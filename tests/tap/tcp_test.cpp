@@ -562,6 +562,35 @@ TEST_P(TcpEngineTest, FullSocketShrinksWindowAndReopensIt) {
     EXPECT_GE(got.size(), 2u);  // update plus duplicate ACKs for fast retransmit
 }
 
+TEST_P(TcpEngineTest, DataWithinAdvertisedWindowIsNeverRefused) {
+    auto l = listener(GetParam().loopback);
+    ASSERT_TRUE(l.valid());
+    auto c = establish(l.get(), local_port(l.get()), 7);
+    // The server does not read; the namespace sends full segments but never
+    // past the right edge of the window it was given, as a real TCP does.
+    // Whatever the engine advertised, the socket must then take: a refused
+    // segment costs the namespace a retransmission timeout.
+    const Bytes chunk = pattern(our_mss());
+    const std::uint32_t start = c.ns_seq;
+    std::uint32_t next = start;
+    std::uint32_t edge = start + 1;  // one byte to learn the first window
+    for (int i = 0; i < 20000 && engine_->stats().window_shrinks == 0; ++i) {
+        const std::uint32_t room = edge - next;
+        if (static_cast<std::int32_t>(room) <= 0) {
+            break;  // window closed with every byte taken: the socket is full
+        }
+        const std::size_t len = std::min<std::size_t>(room, chunk.size());
+        segment(c.ep, next, c.our_seq, kAck, 65535, std::span(chunk).first(len));
+        next += static_cast<std::uint32_t>(len);
+        for (const auto& o : take()) {
+            edge = o.ack + (static_cast<std::uint32_t>(o.window) << c.our_wscale);
+        }
+    }
+    EXPECT_EQ(engine_->stats().window_shrinks, 0u);
+    EXPECT_EQ(engine_->stats().bytes_from_ns, next - start);
+    EXPECT_GT(next - start, 65536u) << "the socket took hardly anything";
+}
+
 // --- Data to the namespace ---------------------------------------------------
 
 TEST_P(TcpEngineTest, ServerDataArrivesInMssFramesWithinWindow) {

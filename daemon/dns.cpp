@@ -139,6 +139,27 @@ DnsPlan plan_dns(const Config& cfg, const ResolvConf& host, const std::optional<
     return p;
 }
 
+std::string namespace_resolv_conf(const DnsPlan& plan, const ResolvConf& host) {
+    if (plan.ns4 == host.ns4 && plan.ns6 == host.ns6 && plan.search == host.search) {
+        return {};
+    }
+    std::string text = "# written by pastad for this namespace\n";
+    for (const auto& a : plan.ns4) {
+        text += "nameserver " + a.str() + "\n";
+    }
+    for (const auto& a : plan.ns6) {
+        text += "nameserver " + a.str() + "\n";
+    }
+    if (!plan.search.empty()) {
+        text += "search";
+        for (const auto& d : plan.search) {
+            text += " " + d;
+        }
+        text += "\n";
+    }
+    return text;
+}
+
 void log_dns_plan(const DnsPlan& plan) {
     for (const auto& n : plan.notes) {
         log::daemon().info("{}", n);

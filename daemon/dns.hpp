@@ -66,4 +66,9 @@ DnsPlan plan_dns(const Config& cfg, const ResolvConf& host, const std::optional<
 // Logs the plan's notes at info, or debug when nothing notable was decided.
 void log_dns_plan(const DnsPlan& plan);
 
+// The resolv.conf a namespace should see for `plan`: its nameservers and
+// search list, as DHCP would hand them out. Empty when it would say the same
+// as the host's file, so the host's file can be left alone.
+std::string namespace_resolv_conf(const DnsPlan& plan, const ResolvConf& host);
+
 }  // namespace pastad

@@ -23,6 +23,7 @@
 
 #include "daemon/base/log.hpp"
 #include "daemon/config.hpp"
+#include "daemon/dns.hpp"
 #include "daemon/event_loop.hpp"
 #include "daemon/fwd_spec.hpp"
 #include "daemon/namespaces.hpp"
@@ -108,6 +109,16 @@ void drop_privileges(const Config& cfg) {
     }
 }
 
+// With --config-net, a spawned command sees the nameservers the namespace
+// is handed (a host resolver on loopback would be unreachable from it).
+std::string spawned_resolv_conf(const Config& cfg, const NetPlan& plan) {
+    if (!cfg.config_net) {
+        return {};
+    }
+    const ResolvConf host = read_resolv_conf(resolv_conf_path());
+    return namespace_resolv_conf(plan_dns(cfg, host, plan.gw4, plan.gw6), host);
+}
+
 int run(const Config& cfg, const FwdSpecs& specs) {
     // Reads of the host happen before joining any user namespace.
     NetPlan plan = plan_network(cfg);
@@ -137,7 +148,7 @@ int run(const Config& cfg, const FwdSpecs& specs) {
 
     if (cfg.target == TargetKind::Spawn) {
         write_pid_file(cfg.pid_file, ::getpid());
-        release_command(target);
+        release_command(target, spawned_resolv_conf(cfg, plan));
     } else if (!cfg.foreground) {
         daemonise(cfg);
     } else {

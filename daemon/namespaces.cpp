@@ -19,6 +19,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -97,16 +98,57 @@ void widen_ping_group_range(int netns) {
     }
 }
 
-// In the child: waits for the parent to close `fd`. A byte means "go on";
-// end-of-file without one means the parent gave up, so the child must not
-// run the command in an unconfigured namespace.
-bool wait_for_go(int fd) {
-    char c = 0;
-    ssize_t n;
-    do {
-        n = ::read(fd, &c, 1);
-    } while (n < 0 && errno == EINTR);
-    return n == 1;
+// In the child: waits for the parent's word on `fd`. A 'g' means "go on",
+// and what follows it until end-of-file is the resolv.conf to show the
+// command (possibly nothing); end-of-file without a 'g' means the parent gave
+// up, so the child must not run the command in an unconfigured namespace.
+bool wait_for_go(int fd, std::string& resolv_conf) {
+    char buf[4096];
+    bool go = false;
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return go;
+        }
+        std::size_t off = 0;
+        if (!go) {
+            if (buf[0] != 'g') {
+                return false;
+            }
+            go = true;
+            off = 1;
+        }
+        if (resolv_conf.size() < 65536) {
+            resolv_conf.append(buf + off, static_cast<std::size_t>(n) - off);
+        }
+    }
+}
+
+// In the child: a private mount namespace whose /etc/resolv.conf says `text`.
+// The text goes to a temporary file that is bind-mounted and then unlinked:
+// the mount keeps it alive for as long as the command's mount namespace.
+// Failing leaves the host's file in place, with a warning: the command still
+// runs, only name resolution may not work.
+void show_resolv_conf(const std::string& text) {
+    char path[] = "/tmp/pastad-resolv-XXXXXX";
+    const int fd = ::mkstemp(path);
+    bool ok = fd >= 0 && ::fchmod(fd, 0644) == 0 &&
+              ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ok = ok && ::unshare(CLONE_NEWNS) == 0 &&
+         ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+         ::mount(path, "/etc/resolv.conf", nullptr, MS_BIND, nullptr) == 0;
+    const int err = errno;
+    if (fd >= 0) {
+        ::close(fd);
+        ::unlink(path);
+    }
+    if (!ok) {
+        std::fprintf(stderr, "pastad: cannot give the command its own resolv.conf: %s\n",
+                     std::strerror(err));
+    }
 }
 
 [[noreturn]] void child_main(const Config& cfg, int ready_w, int go_r) {
@@ -122,10 +164,14 @@ bool wait_for_go(int fd) {
     const int ok = 0;
     (void)!::write(ready_w, &ok, sizeof(ok));
     ::close(ready_w);
-    if (!wait_for_go(go_r)) {
+    std::string resolv_conf;
+    if (!wait_for_go(go_r, resolv_conf)) {
         ::_exit(126);
     }
     ::close(go_r);
+    if (!resolv_conf.empty()) {
+        show_resolv_conf(resolv_conf);
+    }
     // pastad ignores SIGINT while a command runs (the terminal's ^C is the
     // command's); give the command the default back.
     ::signal(SIGINT, SIG_DFL);
@@ -230,10 +276,11 @@ Target open_target(const Config& cfg) {
     return cfg.target == TargetKind::Spawn ? spawn(cfg) : join(cfg);
 }
 
-void release_command(Target& t) {
+void release_command(Target& t, const std::string& resolv_conf) {
     if (t.release_fd) {
-        const char go = 'g';
-        (void)!::write(t.release_fd.get(), &go, 1);
+        // A pipe takes 64 KiB without a reader; resolv.conf is far smaller.
+        const std::string word = "g" + resolv_conf;
+        (void)!::write(t.release_fd.get(), word.data(), word.size());
         t.release_fd.reset();
     }
 }

@@ -31,7 +31,10 @@ struct Target {
 Target open_target(const Config& cfg);
 
 // Lets the spawned command go on to exec(), once the namespace is configured.
-void release_command(Target& t);
+// A non-empty `resolv_conf` is shown to the command as /etc/resolv.conf, in a
+// mount namespace of its own, so it resolves through what the namespace can
+// reach rather than through a host resolver on loopback.
+void release_command(Target& t, const std::string& resolv_conf = {});
 
 // Runs `fn` on a short-lived thread that has entered `netns`, and waits for it.
 // Threads own their namespace membership, so the calling thread stays in the

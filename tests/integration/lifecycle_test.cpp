@@ -162,5 +162,23 @@ TEST_F(LifecycleTest, LogFileReceivesDaemonLines) {
     EXPECT_NE(content.find("was removed"), std::string::npos) << content;
 }
 
+
+TEST_F(LifecycleTest, SpawnedCommandNeverSeesLoopbackResolver) {
+    // The host's only resolver is on its loopback (systemd-resolved style):
+    // the command must get the forwarding address instead, and the host's
+    // own file must stay as it was.
+    const std::string conf = "/tmp/pastad-rc-" + sb_->host;
+    ASSERT_EQ(sh("printf 'nameserver 127.0.0.53\\nsearch example.test\\n' > " + conf).status, 0);
+    const auto before = sh("cat /etc/resolv.conf").out;
+    const auto r = sh(sb_->in_host("env PASTAD_RESOLV_CONF=" + conf + " " + pastad_binary() +
+                                   " -q --config-net -- cat /etc/resolv.conf"));
+    ::unlink(conf.c_str());
+    ASSERT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(r.out.find("127.0.0.53"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("nameserver 198.51.100.1"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("search example.test"), std::string::npos) << r.out;
+    EXPECT_EQ(sh("cat /etc/resolv.conf").out, before);
+}
+
 }  // namespace
 }  // namespace pastad::test

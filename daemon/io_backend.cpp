@@ -156,6 +156,11 @@ public:
         ++counters_.wakeups;
         epoll_event evs[kEventBatch];
         const int n = ::epoll_wait(ep_.get(), evs, kEventBatch, 0);
+        // Work left for the next call (a full batch of events, or more
+        // frames on the tap than one call reads): the control loop watches
+        // this epoll instance edge-triggered, so without a fresh event it
+        // would not call again. The wake-up eventfd provides one.
+        bool more = n == kEventBatch;
         for (int i = 0; i < n; ++i) {
             if (evs[i].data.u64 == kKickToken) {
                 std::uint64_t ignored;
@@ -167,8 +172,8 @@ public:
                     flush();
                     h.on_tx_space();
                 }
-                if (evs[i].events & EPOLLIN) {
-                    read_tap(h);
+                if ((evs[i].events & EPOLLIN) && !read_tap(h)) {
+                    more = true;
                 }
             } else {
                 h.on_socket(evs[i].data.u64, evs[i].events);
@@ -185,11 +190,14 @@ public:
                 break;
             }
             if (round == kTxRounds) {
-                const std::uint64_t one = 1;
-                (void)!::write(kick_.get(), &one, sizeof(one));
+                more = true;
                 break;
             }
             h.on_tx_space();
+        }
+        if (more) {
+            const std::uint64_t one = 1;
+            (void)!::write(kick_.get(), &one, sizeof(one));
         }
     }
 
@@ -225,18 +233,20 @@ private:
         check_syscall(::epoll_ctl(ep_.get(), op, tap_, &ev), "watching the tap");
     }
 
-    void read_tap(IoHandler& h) {
+    // Reads up to kRxBatch frames; false when the tap may hold more.
+    bool read_tap(IoHandler& h) {
         for (std::size_t i = 0; i < kRxBatch; ++i) {
             const ssize_t n = ::read(tap_, rx_.data(), rx_.size());
             if (n <= 0) {
                 if (n < 0 && errno != EAGAIN && errno != EINTR) {
                     log::daemon().warn("reading the tap: {}", std::strerror(errno));
                 }
-                return;
+                return true;
             }
             ++counters_.rx_frames;
             h.on_frame({rx_.data(), static_cast<std::size_t>(n)});
         }
+        return false;
     }
 
     int tap_;

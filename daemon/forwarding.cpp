@@ -14,7 +14,9 @@
 //   mapped port (its loopback with --host-lo-to-ns-lo), as pasta does, so
 //   services bound to the namespace's loopback only stay private;
 // - otherwise: tap path, the namespace's server sees the client's own
-//   address (a loopback client is shown as the mapped gateway address).
+//   address (a loopback client is shown as the mapped gateway address, a
+//   client on the host's own address, which the namespace shares, as the
+//   gateway).
 // -T connections always take the splice path to the host's loopback.
 //
 // `auto`: every second the other side's /proc/net tables are read (files
@@ -524,8 +526,41 @@ private:
                 return;
             }
             ep.peer_addr = *mapped;
+        } else if (is_namespace_address(peer)) {
+            // A client on the host's own address (which the namespace has
+            // too): a segment from it would be a martian to the namespace,
+            // so it is shown as coming from the gateway instead.
+            const auto gw = gateway(l.family);
+            if (!gw) {
+                return;
+            }
+            ep.peer_addr = *gw;
         }
         to_tap_(std::move(c), ep);
+    }
+
+    bool is_namespace_address(const InAny& a) const {
+        if (a.is_v4()) {
+            for (const auto& p : plan_.addrs4) {
+                if (p.addr == a.v4()) {
+                    return true;
+                }
+            }
+            return false;
+        }
+        for (const auto& p : plan_.addrs6) {
+            if (p.addr == a.a) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    std::optional<InAny> gateway(int family) const {
+        if (family == AF_INET) {
+            return plan_.gw4 ? std::optional<InAny>(InAny::from(*plan_.gw4)) : std::nullopt;
+        }
+        return plan_.gw6 ? std::optional<InAny>(InAny::from(*plan_.gw6)) : std::nullopt;
     }
 
     std::optional<InAny> mapped_loopback(int family) const {

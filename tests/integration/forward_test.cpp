@@ -197,6 +197,18 @@ TEST_F(ForwardTest, RemoteClientReachesNamespaceWithItsOwnAddress) {
     EXPECT_EQ(sh(sb_->in_up("socat -T3 - TCP:198.51.100.2:18080")).out, "198.51.100.1\n");
 }
 
+TEST_F(ForwardTest, HostOwnAddressClientReachesNamespaceAsGateway) {
+    // The namespace has the host's address too: a client there must not
+    // appear with it (the namespace would drop such segments).
+    ASSERT_EQ(start("-t 18080:80 -u none -T none -U none").status, 0);
+    serve_in_target("socat TCP6-LISTEN:80,ipv6only=0,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'",
+                    "sport = :80");
+    EXPECT_EQ(sh(in_host("socat -T3 - TCP4:198.51.100.2:18080 </dev/null")).out,
+              "::ffff:198.51.100.1\n");
+    EXPECT_EQ(sh(in_host("socat -T3 - TCP6:[2001:db8::2]:18080 </dev/null")).out,
+              "[2001:0db8:0000:0000:0000:0000:0000:0001]\n");
+}
+
 TEST_F(ForwardTest, UdpEchoesThroughBothDirections) {
     ASSERT_EQ(start("-t none -u 18081:81 -T none -U 18083:83").status, 0);
     serve_in_target("socat UDP4-LISTEN:81,reuseaddr,fork EXEC:cat", "-u sport = :81");

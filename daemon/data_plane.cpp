@@ -196,6 +196,9 @@ void DataPlane::note_unsupported(const char* what) {
 }
 
 void DataPlane::on_frame(std::span<const std::byte> bytes) {
+    if (PcapWriter* pcap = io_.capture()) {
+        pcap->record(bytes);
+    }
     tap::DropReason why = tap::DropReason::None;
     const auto f = tap::parse_frame(bytes, why);
     if (!f) {

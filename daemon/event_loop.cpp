@@ -34,11 +34,13 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 
 #include "daemon/base/log.hpp"
 #include "daemon/base/result.hpp"
 #include "daemon/data_plane.hpp"
+#include "daemon/pcap.hpp"
 
 namespace pastad {
 
@@ -67,11 +69,20 @@ public:
           fwd_(fwd),
           target_(target),
           tap_(std::move(tap)),
+          pcap_(cfg.pcap_file.empty() ? nullptr : std::make_unique<PcapWriter>(cfg.pcap_file)),
           io_backend_(IoBackend::create(requested_io_kind(cfg), tap_.get())),
           data_(cfg, plan, *io_backend_),
           wake_(io_, ::dup(io_backend_->wait_fd())),
           signals_(io_),
-          tick_(io_) {}
+          tick_(io_) {
+        // Limitation: the loop starts after readiness was reported (and after
+        // --runas), so a -p FILE that cannot be created ends the daemon with a
+        // logged error rather than a failed start.
+        if (pcap_) {
+            io_backend_->set_capture(pcap_.get());
+            log::daemon().info("capturing tap frames to {}", cfg.pcap_file);
+        }
+    }
 
     int run() {
         log::daemon().info("data plane on {}", io_backend_->name());
@@ -228,6 +239,7 @@ private:
     Target& target_;
     UniqueFd tap_;
     asio::io_context io_{1};
+    std::unique_ptr<PcapWriter> pcap_;  // before the back end, which points to it
     std::unique_ptr<IoBackend> io_backend_;
     DataPlane data_;
     asio::posix::stream_descriptor wake_;

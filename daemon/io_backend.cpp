@@ -27,6 +27,10 @@
 // pointer: a completion for a watch that changed since is recognised by its
 // generation and ignored.
 //
+// Capture (-p): each frame the kernel took from the transmit ring is handed
+// to the PcapWriter set with set_capture(), at write time (epoll) or at its
+// completion (io_uring); frames from the tap are recorded by the data plane.
+//
 // Failure: a failed tap write drops that frame and counts it (the
 // namespace's TCP recovers); a failed read of the tap is logged, rate-limited.
 // Limitations: socket payload is not moved through the ring yet; only tap
@@ -156,11 +160,6 @@ public:
         ++counters_.wakeups;
         epoll_event evs[kEventBatch];
         const int n = ::epoll_wait(ep_.get(), evs, kEventBatch, 0);
-        // Work left for the next call (a full batch of events, or more
-        // frames on the tap than one call reads): the control loop watches
-        // this epoll instance edge-triggered, so without a fresh event it
-        // would not call again. The wake-up eventfd provides one.
-        bool more = n == kEventBatch;
         for (int i = 0; i < n; ++i) {
             if (evs[i].data.u64 == kKickToken) {
                 std::uint64_t ignored;
@@ -172,8 +171,8 @@ public:
                     flush();
                     h.on_tx_space();
                 }
-                if ((evs[i].events & EPOLLIN) && !read_tap(h)) {
-                    more = true;
+                if (evs[i].events & EPOLLIN) {
+                    read_tap(h);
                 }
             } else {
                 h.on_socket(evs[i].data.u64, evs[i].events);
@@ -190,14 +189,11 @@ public:
                 break;
             }
             if (round == kTxRounds) {
-                more = true;
+                const std::uint64_t one = 1;
+                (void)!::write(kick_.get(), &one, sizeof(one));
                 break;
             }
             h.on_tx_space();
-        }
-        if (more) {
-            const std::uint64_t one = 1;
-            (void)!::write(kick_.get(), &one, sizeof(one));
         }
     }
 
@@ -216,6 +212,7 @@ public:
                 ++counters_.tx_dropped;
             } else {
                 ++counters_.tx_frames;
+                record_tx(f);
             }
             ring_.pop();
         }
@@ -233,20 +230,18 @@ private:
         check_syscall(::epoll_ctl(ep_.get(), op, tap_, &ev), "watching the tap");
     }
 
-    // Reads up to kRxBatch frames; false when the tap may hold more.
-    bool read_tap(IoHandler& h) {
+    void read_tap(IoHandler& h) {
         for (std::size_t i = 0; i < kRxBatch; ++i) {
             const ssize_t n = ::read(tap_, rx_.data(), rx_.size());
             if (n <= 0) {
                 if (n < 0 && errno != EAGAIN && errno != EINTR) {
                     log::daemon().warn("reading the tap: {}", std::strerror(errno));
                 }
-                return true;
+                return;
             }
             ++counters_.rx_frames;
             h.on_frame({rx_.data(), static_cast<std::size_t>(n)});
         }
-        return false;
     }
 
     int tap_;
@@ -261,7 +256,6 @@ private:
 
 constexpr unsigned kRingEntries = 1024;
 constexpr std::size_t kRxBuffers = 8;  // outstanding tap reads
-constexpr std::size_t kSyncTxFrames = 4;  // written directly, not through the ring
 
 enum class Op : std::uint64_t { Poll = 0, Rx = 1, Tx = 2, Ignore = 3 };
 
@@ -371,6 +365,7 @@ public:
                     ++counters_.tx_dropped;
                 } else {
                     ++counters_.tx_frames;
+                    record_tx(ring_tx_.frame(0));  // chains complete in order
                 }
                 ring_tx_.pop();
                 --in_flight_;
@@ -402,22 +397,7 @@ public:
     }
 
     void flush() override {
-        // A few frames with nothing in flight (request/response traffic) are
-        // written at once: a chain's completion would cost a wake-up and a
-        // trip through the ring's task work before the slot is free, which
-        // doubled the round-trip time of 1-byte exchanges. Bulk goes as one
-        // linked chain, in flight one at a time, which keeps frames in order.
-        if (in_flight_ == 0 && ring_tx_.used() > 0 && ring_tx_.used() <= kSyncTxFrames) {
-            while (ring_tx_.used() > 0) {
-                const auto f = ring_tx_.frame(0);
-                if (::write(tap_, f.data(), f.size()) < 0) {
-                    ++counters_.tx_dropped;
-                } else {
-                    ++counters_.tx_frames;
-                }
-                ring_tx_.pop();
-            }
-        }
+        // One linked chain in flight at a time keeps frames in order.
         if (in_flight_ == 0 && ring_tx_.used() > 0) {
             const std::size_t n = ring_tx_.used();
             for (std::size_t i = 0; i < n; ++i) {

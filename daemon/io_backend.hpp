@@ -15,6 +15,7 @@
 #include <string>
 
 #include "daemon/base/unique_fd.hpp"
+#include "daemon/pcap.hpp"
 #include "tap/tcp.hpp"
 
 namespace pastad {
@@ -66,8 +67,21 @@ public:
     };
     const Counters& counters() const { return counters_; }
 
+    // Frames the kernel took from the transmit ring are also recorded to
+    // `w` (-p/--pcap); nullptr stops that. `w` must outlive the back end.
+    void set_capture(PcapWriter* w) { capture_ = w; }
+    PcapWriter* capture() const { return capture_; }
+
 protected:
+    // Called by the back ends for each frame written to the tap.
+    void record_tx(std::span<const std::byte> frame) {
+        if (capture_ != nullptr) {
+            capture_->record(frame);
+        }
+    }
+
     Counters counters_;
+    PcapWriter* capture_ = nullptr;
 };
 
 }  // namespace pastad

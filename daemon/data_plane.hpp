@@ -52,6 +52,7 @@ public:
     const tap::TcpEngine& tcp() const { return tcp_; }
     // For port forwards handing accepted connections to the tap path.
     tap::TcpEngine& tcp_engine() { return tcp_; }
+    tap::UdpEngine& udp_engine() { return udp_; }
     const tap::UdpEngine& udp() const { return udp_; }
     const tap::IcmpEngine& icmp() const { return icmp_; }
 

@@ -104,16 +104,23 @@ public:
     }
 
 private:
-    // Port forwards accept on this loop; connections that cannot be spliced
-    // go to the tap translator, whose SYN leaves at once.
+    // Port forwards accept on this loop; connections and datagrams that
+    // cannot be spliced go to the tap translator, and leave at once.
     void start_forwarding() {
         if (fwd_ == nullptr) {
             return;
         }
-        fwd_->start(io_, [this](UniqueFd sock, const tap::Endpoints& ep) {
-            data_.tcp_engine().on_accepted(std::move(sock), ep, Clock::now());
-            io_backend_->flush();
-        });
+        fwd_->start(
+            io_,
+            [this](UniqueFd sock, const tap::Endpoints& ep) {
+                data_.tcp_engine().on_accepted(std::move(sock), ep, Clock::now());
+                io_backend_->flush();
+            },
+            [this](const tap::Endpoints& ep, const InAny& client, int reply_fd,
+                   std::span<const std::byte> payload) {
+                data_.udp_engine().on_forwarded(ep, client, reply_fd, payload, Clock::now());
+                io_backend_->flush();
+            });
     }
 
     void stop(int status, const std::string& why) {

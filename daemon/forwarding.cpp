@@ -13,7 +13,9 @@
 //   namespace, connected from inside it to the namespace's own address at the
 //   mapped port (its loopback with --host-lo-to-ns-lo), as pasta does, so
 //   services bound to the namespace's loopback only stay private;
-// - otherwise: tap path, the namespace's server sees the client's own
+// - otherwise: tap path (for -u ports too: such datagrams go to the tap's
+//   UDP engine, and replies leave from the forwarded port), the namespace's
+//   server sees the client's own
 //   address (a loopback client is shown as the mapped gateway address, a
 //   client on the host's own address, which the namespace shares, as the
 //   gateway).
@@ -174,9 +176,10 @@ public:
 
     ~Impl() { stop(); }
 
-    void start(asio::io_context& io, TapHandoff to_tap) {
+    void start(asio::io_context& io, TapHandoff to_tap, UdpHandoff udp_to_tap) {
         io_ = &io;
         to_tap_ = std::move(to_tap);
+        udp_to_tap_ = std::move(udp_to_tap);
         worker_ = std::make_unique<splice::NetnsWorker>(netns_);
         splicer_ = std::make_unique<splice::TcpSplicer>(io);
         batch_ = std::make_unique<splice::DatagramBatch>();
@@ -453,14 +456,22 @@ private:
         auto make = [this, lp](int) { return other_side_socket(*lp, SOCK_DGRAM); };
         splice::UdpRelay::ClientFilter filter;
         if (!ns_side(l.spec)) {
-            // Limitation: UDP from non-loopback clients on -u ports needs the
-            // tap path's UDP translation; those datagrams are dropped.
+            // Loopback clients take the splice path; the others the tap's.
             filter = [](const sockaddr_storage& src) {
                 return is_loopback(splice::endpoint_of(src).first);
             };
         }
         l.relay = std::make_shared<splice::UdpRelay>(*io_, std::move(l.fd), std::move(make), dest,
                                                      len, std::move(filter), *batch_);
+        if (!ns_side(l.spec) && udp_to_tap_) {
+            l.relay->set_elsewhere([this, lp](const sockaddr_storage& src,
+                                              std::span<const std::byte> data, int listener) {
+                const auto [peer, peer_port] = splice::endpoint_of(src);
+                if (const auto ep = tap_endpoints(*lp, peer, peer_port)) {
+                    udp_to_tap_(*ep, peer, listener, data);
+                }
+            });
+        }
         l.relay->start();
     }
 
@@ -507,6 +518,15 @@ private:
             splicer_->start(std::move(c), std::move(*out), dest, len);
             return;
         }
+        if (const auto ep = tap_endpoints(l, peer, peer_port)) {
+            to_tap_(std::move(c), *ep);
+        }
+    }
+
+    // How the namespace sees a host client of a -t/-u port on the tap path;
+    // nullopt when it cannot be shown.
+    std::optional<tap::Endpoints> tap_endpoints(const Listener& l, const InAny& peer,
+                                                std::uint16_t peer_port) const {
         tap::Endpoints ep;
         ep.ns_port = l.map.to_port;
         ep.peer_port = peer_port;
@@ -516,14 +536,14 @@ private:
         } else if (l.family == AF_INET6 && !plan_.addrs6.empty()) {
             ep.ns_addr = InAny::from(plan_.addrs6.front().addr);
         } else {
-            return;
+            return std::nullopt;
         }
         if (is_loopback(peer)) {
             // --no-splice: a loopback source cannot cross the tap; show it as
             // the mapped host address, or drop it when mapping is off.
             const auto mapped = mapped_loopback(l.family);
             if (!mapped) {
-                return;
+                return std::nullopt;
             }
             ep.peer_addr = *mapped;
         } else if (is_namespace_address(peer)) {
@@ -532,11 +552,11 @@ private:
             // so it is shown as coming from the gateway instead.
             const auto gw = gateway(l.family);
             if (!gw) {
-                return;
+                return std::nullopt;
             }
             ep.peer_addr = *gw;
         }
-        to_tap_(std::move(c), ep);
+        return ep;
     }
 
     bool is_namespace_address(const InAny& a) const {
@@ -589,6 +609,7 @@ private:
     std::set<std::uint64_t> own_inodes_;
     asio::io_context* io_ = nullptr;
     TapHandoff to_tap_;
+    UdpHandoff udp_to_tap_;
     std::unique_ptr<splice::NetnsWorker> worker_;
     std::unique_ptr<splice::TcpSplicer> splicer_;
     std::unique_ptr<splice::DatagramBatch> batch_;
@@ -601,8 +622,8 @@ Forwarding::Forwarding(const Config& cfg, FwdSpecs specs, const NetPlan& plan, i
 
 Forwarding::~Forwarding() = default;
 
-void Forwarding::start(asio::io_context& io, TapHandoff to_tap) {
-    impl_->start(io, std::move(to_tap));
+void Forwarding::start(asio::io_context& io, TapHandoff to_tap, UdpHandoff udp_to_tap) {
+    impl_->start(io, std::move(to_tap), std::move(udp_to_tap));
 }
 
 void Forwarding::stop() { impl_->stop(); }

@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "daemon/base/unique_fd.hpp"
@@ -24,6 +25,11 @@ class Forwarding {
 public:
     // Gives a host connection to the tap translator (TcpEngine::on_accepted).
     using TapHandoff = std::function<void(UniqueFd sock, const tap::Endpoints& ep)>;
+    // Gives a datagram from a -u port's non-loopback client to the tap
+    // translator (UdpEngine::on_forwarded): the endpoints as the namespace is
+    // to see them, the real client, the forward's socket for replies.
+    using UdpHandoff = std::function<void(const tap::Endpoints& ep, const InAny& client,
+                                          int reply_fd, std::span<const std::byte> payload)>;
 
     // Binds every explicit forward and runs the first `auto` scan, so that
     // all forwards are in place before pastad reports readiness. `netns` is
@@ -38,9 +44,10 @@ public:
     Forwarding& operator=(const Forwarding&) = delete;
 
     // Starts accepting, the namespace worker and the rescans on `io`, in the
-    // process that runs the loop (after daemonising). `to_tap` is called on
-    // the loop's thread.
-    void start(boost::asio::io_context& io, TapHandoff to_tap);
+    // process that runs the loop (after daemonising). `to_tap` and
+    // `udp_to_tap` are called on the loop's thread; without `udp_to_tap`,
+    // datagrams from non-loopback clients of -u ports are dropped.
+    void start(boost::asio::io_context& io, TapHandoff to_tap, UdpHandoff udp_to_tap = {});
 
     // Stops everything that uses `io`; call before `io` is destroyed.
     void stop();

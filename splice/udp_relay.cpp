@@ -9,8 +9,9 @@
 // target. Datagrams move in batches with recvmmsg(2)/sendmmsg(2): from the
 // listener to the flow sockets, and from a flow socket back out of the
 // listener to the flow's client, so the client sees replies from the port it
-// sent to. Not done: the tap path for non-loopback clients (the caller's
-// ClientFilter decides; refused datagrams are dropped and counted).
+// sent to. Clients the caller's ClientFilter refuses (non-loopback ones, for
+// the tap path) go to the Elsewhere callback one datagram at a time, or are
+// dropped and counted without one.
 //
 // Ownership: a UdpRelay (shared_ptr, so queued handlers keep it alive) owns
 // the listener and a map (client address, port) -> Flow; each Flow owns its
@@ -144,6 +145,15 @@ void UdpRelay::on_listener() {
         }
         // Consecutive datagrams of one flow leave in one sendmmsg().
         for (int i = 0; i < n;) {
+            if (elsewhere_ && filter_ && !filter_(batch_.addrs[i])) {
+                elsewhere_(batch_.addrs[i],
+                           std::span<const std::byte>(
+                               static_cast<const std::byte*>(batch_.iov[i].iov_base),
+                               batch_.msgs[i].msg_len),
+                           listener_.native_handle());
+                ++i;
+                continue;
+            }
             auto f = flow_for(batch_.addrs[i], batch_.msgs[i].msg_hdr.msg_namelen);
             int j = i + 1;
             while (j < n && f && endpoint_of(batch_.addrs[j]) == endpoint_of(batch_.addrs[i])) {

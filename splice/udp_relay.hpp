@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "daemon/base/inet.hpp"
@@ -43,6 +44,10 @@ public:
     using SocketFactory = std::function<Result<UniqueFd>(int family)>;
     // Whether datagrams from this source may use the relay.
     using ClientFilter = std::function<bool(const sockaddr_storage&)>;
+    // Takes a datagram the filter refused (source, payload; valid during
+    // the call only) instead of dropping it.
+    using Elsewhere =
+        std::function<void(const sockaddr_storage&, std::span<const std::byte>, int listener)>;
 
     struct Stats {
         std::uint64_t flows_opened = 0, flows_expired = 0;
@@ -62,6 +67,8 @@ public:
     ~UdpRelay();
 
     void start();
+    // Where refused datagrams go (by default they are dropped and counted).
+    void set_elsewhere(Elsewhere e) { elsewhere_ = std::move(e); }
     // Closes the listener and every flow; pending handlers then do nothing.
     void close();
     // Closes flows idle for kIdle or longer.
@@ -92,6 +99,7 @@ private:
     sockaddr_storage dest_;
     socklen_t dest_len_;
     ClientFilter filter_;
+    Elsewhere elsewhere_;
     DatagramBatch& batch_;
     std::map<Key, std::shared_ptr<Flow>> flows_;
     Stats stats_;

@@ -13,10 +13,11 @@
 // addressed a stand-in (the gateway for the host's loopback, the
 // --map-guest-addr or DNS forwarding address).
 //
-// What not. No port forwarding here (the forwarding module owns its
-// sockets), no fragmentation: a host datagram that does not fit a frame
-// slot is dropped and counted. DHCP and DHCPv6 never reach this engine
-// (the data plane answers them).
+// What not. No port forwarding sockets here (the forwarding module owns
+// and reads them; it hands over datagrams from clients that cannot take the
+// splice path, see "Forwarded ports" below), no fragmentation: a host
+// datagram that does not fit a frame slot is dropped and counted. DHCP and
+// DHCPv6 never reach this engine (the data plane answers them).
 //
 // Data structures. A fixed table of Flow (max_flows, never reallocated)
 // with a free list, an active list for the expiry walk and a hash map from
@@ -41,6 +42,16 @@
 // code 4), quoting the namespace's own headers, so a connect()ed socket in
 // the namespace sees ECONNREFUSED as it would on the host.
 //
+// Forwarded ports. on_forwarded() frames a datagram that a -u port's socket
+// received towards the namespace's server, and opens (or reuses) the flow of
+// that server's address and port with a duplicate of the forward's socket:
+// the server's replies then leave from the forwarded port, as its client
+// expects. Such a flow's socket is never watched (the forwarding module
+// reads it); an alias records the stand-in shown for the client, so a
+// reply to the stand-in reaches the real client.
+// Limitation: the flow's duplicate keeps the forward's port bound until the
+// flow expires, also after an `auto` rescan has stopped forwarding it.
+//
 // Timers. A flow idle (no datagram either way) for idle_timeout, 180 s by
 // default as in pasta, is closed. When the table is full the least recently
 // used flow makes room.
@@ -60,6 +71,7 @@
 // Linux ip(7) IP_RECVERR, udp(7).
 #include "tap/udp.hpp"
 
+#include <fcntl.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
@@ -130,6 +142,7 @@ struct Flow {
     std::array<Alias, kAliases> aliases{};
     std::uint8_t n_aliases = 0;
     std::uint8_t next_alias = 0;  // replaced next when all are used
+    bool watched = false;         // false: a forward's socket, read by its owner
 };
 
 }  // namespace
@@ -140,6 +153,8 @@ public:
     ~Impl();
 
     void on_datagram(const Endpoints& ep, std::span<const std::byte> payload, UdpTime now);
+    void on_forwarded(const Endpoints& ep, const InAny& real_peer, int reply_fd,
+                      std::span<const std::byte> payload, UdpTime now);
     void flush();
     void on_socket_event(std::uint64_t token, std::uint32_t events, UdpTime now);
     void on_timer(UdpTime now);
@@ -148,11 +163,12 @@ public:
     std::vector<std::uint32_t> active_;
 
 private:
-    Flow* lookup_or_open(const Key& key, UdpTime now);
+    Flow* lookup_or_open(const Key& key, UdpTime now, int reply_fd = -1);
     Flow* flow_of(std::uint64_t token);
     void close(std::uint32_t idx, const char* why);
     void remember_alias(Flow& f, const InAny& real, std::uint16_t port, const InAny& shown);
     bool shown_source(const Flow& f, const InAny& real, std::uint16_t port, InAny& shown) const;
+    const InAny* forwarded_client(const Flow& f, const InAny& shown, std::uint16_t port) const;
     void receive(Flow& f, std::uint32_t idx, UdpTime now);
     void drain_errors(Flow& f);
     void relay_unreachable(const Flow& f, const InAny& peer, std::uint16_t peer_port,
@@ -213,7 +229,7 @@ UdpEngine::Impl::~Impl() {
 // ---------------------------------------------------------------------------
 // Flow table
 
-Flow* UdpEngine::Impl::lookup_or_open(const Key& key, UdpTime now) {
+Flow* UdpEngine::Impl::lookup_or_open(const Key& key, UdpTime now, int reply_fd) {
     if (const auto it = map_.find(key); it != map_.end()) {
         return &flows_[it->second];
     }
@@ -227,7 +243,9 @@ Flow* UdpEngine::Impl::lookup_or_open(const Key& key, UdpTime now) {
     }
 
     const bool v4 = key.addr.is_v4();
-    UniqueFd fd(socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    UniqueFd fd(reply_fd >= 0 ? fcntl(reply_fd, F_DUPFD_CLOEXEC, 0)
+                              : socket(v4 ? AF_INET : AF_INET6,
+                                       SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) {
         ++stats_.dropped_no_socket;
         if (auto n = sock_warn_.allow(now)) {
@@ -236,19 +254,23 @@ Flow* UdpEngine::Impl::lookup_or_open(const Key& key, UdpTime now) {
         return nullptr;
     }
     const int one = 1;
-    if (v4) {
+    if (reply_fd >= 0) {
+        // Bound by the forwarding module; its owner reads it.
+    } else if (v4) {
         (void)setsockopt(fd.get(), SOL_IP, IP_RECVERR, &one, sizeof(one));
     } else {
         (void)setsockopt(fd.get(), SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         (void)setsockopt(fd.get(), SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
     }
-    InAny local = v4 ? InAny::from(cfg_.outbound4.value_or(Ip4{}))
-                     : InAny::from(cfg_.outbound6.value_or(Ip6{}));
-    sockaddr_storage ss;
-    socklen_t len = to_sockaddr(local, key.port, ss);
-    if (bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) < 0) {
-        len = to_sockaddr(local, 0, ss);  // the port is taken or privileged
-        (void)bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
+    if (reply_fd < 0) {
+        InAny local = v4 ? InAny::from(cfg_.outbound4.value_or(Ip4{}))
+                         : InAny::from(cfg_.outbound6.value_or(Ip6{}));
+        sockaddr_storage ss;
+        socklen_t len = to_sockaddr(local, key.port, ss);
+        if (bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) < 0) {
+            len = to_sockaddr(local, 0, ss);  // the port is taken or privileged
+            (void)bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len);
+        }
     }
 
     const std::uint32_t idx = free_.back();
@@ -263,7 +285,10 @@ Flow* UdpEngine::Impl::lookup_or_open(const Key& key, UdpTime now) {
     f.active_pos = static_cast<std::uint32_t>(active_.size());
     active_.push_back(idx);
     map_.emplace(key, idx);
-    poller_.watch(f.sock.get(), EPOLLIN, token_of(idx));
+    f.watched = reply_fd < 0;
+    if (f.watched) {
+        poller_.watch(f.sock.get(), EPOLLIN, token_of(idx));
+    }
     ++stats_.flows_opened;
     log_.debug("[U{} udp] opened for {}:{}", idx, key.addr.str(), key.port);
     return &f;
@@ -290,7 +315,9 @@ void UdpEngine::Impl::close(std::uint32_t idx, const char* why) {
             out_flow_[i] = UINT32_MAX;
         }
     }
-    poller_.unwatch(f.sock.get());
+    if (f.watched) {
+        poller_.unwatch(f.sock.get());
+    }
     f.sock.reset();
     map_.erase(f.key);
     const std::uint32_t pos = f.active_pos;
@@ -352,8 +379,10 @@ void UdpEngine::Impl::on_datagram(const Endpoints& ep, std::span<const std::byte
         return;
     }
     f->last = now;
-    const InAny dst = map_to_host(cfg_, ep.peer_addr, ep.peer_port);
-    if (dst != ep.peer_addr) {
+    InAny dst = map_to_host(cfg_, ep.peer_addr, ep.peer_port);
+    if (const InAny* real = forwarded_client(*f, ep.peer_addr, ep.peer_port)) {
+        dst = *real;
+    } else if (dst != ep.peer_addr) {
         remember_alias(*f, dst, ep.peer_port, ep.peer_addr);
     }
 
@@ -373,6 +402,55 @@ void UdpEngine::Impl::on_datagram(const Endpoints& ep, std::span<const std::byte
     out_flow_[i] = static_cast<std::uint32_t>(f - flows_.data());
     ++stats_.datagrams_from_ns;
     stats_.bytes_from_ns += payload.size();
+}
+
+// A forwarded port's client the namespace sees under a stand-in.
+const InAny* UdpEngine::Impl::forwarded_client(const Flow& f, const InAny& shown,
+                                               std::uint16_t port) const {
+    if (f.watched) {
+        return nullptr;
+    }
+    for (std::size_t i = 0; i < f.n_aliases; ++i) {
+        const Alias& a = f.aliases[i];
+        if (a.shown == shown && a.port == port && !a.any_port) {
+            return &a.real;
+        }
+    }
+    return nullptr;
+}
+
+void UdpEngine::Impl::on_forwarded(const Endpoints& ep, const InAny& real_peer, int reply_fd,
+                                   std::span<const std::byte> payload, UdpTime now) {
+    if (sink_.free_slots() == 0) {
+        ++stats_.send_errors;  // the tap is full: UDP may lose
+        return;
+    }
+    Flow* f = lookup_or_open(Key{ep.ns_addr, ep.ns_port}, now, reply_fd);
+    if (f == nullptr) {
+        return;
+    }
+    f->last = now;
+    // Also when shown as itself: a client that is the gateway must not have
+    // its replies taken for the host's loopback.
+    remember_alias(*f, real_peer, ep.peer_port, ep.peer_addr);
+    const std::size_t hlen = udp_header_len(ep.ns_addr.is_v4());
+    const auto slot = sink_.slot(0);
+    if (payload.size() > std::min(slot.size() - hlen, kMaxUdpPayload)) {
+        ++stats_.dropped_too_big;
+        return;
+    }
+    if (!payload.empty()) {
+        std::memcpy(slot.data() + hlen, payload.data(), payload.size());
+    }
+    const std::size_t len = write_udp_headers(slot, cfg_.our_mac, ns_mac(), ep, payload.size());
+    if (len == 0) {
+        ++stats_.dropped_too_big;
+        return;
+    }
+    sink_.commit(1, &len);
+    ++stats_.datagrams_to_ns;
+    ++stats_.forwarded_to_ns;
+    stats_.bytes_to_ns += payload.size();
 }
 
 void UdpEngine::Impl::flush() {
@@ -586,6 +664,10 @@ UdpEngine::~UdpEngine() = default;
 void UdpEngine::on_datagram(const Endpoints& ep, std::span<const std::byte> payload,
                             UdpTime now) {
     impl_->on_datagram(ep, payload, now);
+}
+void UdpEngine::on_forwarded(const Endpoints& ep, const InAny& real_peer, int reply_fd,
+                             std::span<const std::byte> payload, UdpTime now) {
+    impl_->on_forwarded(ep, real_peer, reply_fd, payload, now);
 }
 void UdpEngine::flush(UdpTime /*now*/) { impl_->flush(); }
 void UdpEngine::on_socket_event(std::uint64_t token, std::uint32_t epoll_events, UdpTime now) {

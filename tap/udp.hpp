@@ -53,6 +53,7 @@ public:
         std::uint64_t dropped_unmapped = 0;  // from a loopback source nobody contacted
         std::uint64_t dropped_no_socket = 0;  // socket() or bind() failed
         std::uint64_t icmp_errors_to_ns = 0;  // port unreachable relayed
+        std::uint64_t forwarded_to_ns = 0;    // from a forwarded port's client
     };
 
     // `sink` and `poller` must outlive the engine.
@@ -65,6 +66,16 @@ public:
     // namespace sees it. The payload is copied into the send batch, which
     // leaves at flush() (or earlier when the batch is full).
     void on_datagram(const Endpoints& ep, std::span<const std::byte> payload, UdpTime now);
+
+    // A datagram that reached a forwarded -u port on the host from a client
+    // the splice path cannot serve: `ep` as the namespace is to see it
+    // (ep.peer_addr may stand in for `real_peer`, e.g. the gateway for the
+    // host's own address). It is framed to the namespace at once. The
+    // namespace's datagrams from ep.ns_addr:ep.ns_port then leave through a
+    // duplicate of `reply_fd` (the forward's bound socket, read by its
+    // owner, never by this engine), so replies come from the forwarded port.
+    void on_forwarded(const Endpoints& ep, const InAny& real_peer, int reply_fd,
+                      std::span<const std::byte> payload, UdpTime now);
 
     // Sends the queued datagrams. Call once per batch of frames.
     void flush(UdpTime now);

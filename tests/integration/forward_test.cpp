@@ -201,10 +201,11 @@ TEST_F(ForwardTest, HostOwnAddressClientReachesNamespaceAsGateway) {
     // The namespace has the host's address too: a client there must not
     // appear with it (the namespace would drop such segments).
     ASSERT_EQ(start("-t 18080:80 -u none -T none -U none").status, 0);
-    serve_in_target("socat TCP6-LISTEN:80,ipv6only=0,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'",
-                    "sport = :80");
-    EXPECT_EQ(sh(in_host("socat -T3 - TCP4:198.51.100.2:18080 </dev/null")).out,
-              "::ffff:198.51.100.1\n");
+    serve_in_target("socat TCP4-LISTEN:80,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'",
+                    "-4 sport = :80");
+    serve_in_target("socat TCP6-LISTEN:80,ipv6only=1,reuseaddr,fork SYSTEM:'echo $SOCAT_PEERADDR'",
+                    "-6 sport = :80");
+    EXPECT_EQ(sh(in_host("socat -T3 - TCP4:198.51.100.2:18080 </dev/null")).out, "198.51.100.1\n");
     EXPECT_EQ(sh(in_host("socat -T3 - TCP6:[2001:db8::2]:18080 </dev/null")).out,
               "[2001:0db8:0000:0000:0000:0000:0000:0001]\n");
 }
@@ -215,6 +216,17 @@ TEST_F(ForwardTest, UdpEchoesThroughBothDirections) {
     serve_in_host("socat UDP4-LISTEN:83,reuseaddr,fork EXEC:cat", "-u sport = :83");
     EXPECT_EQ(sh(in_host("echo ping-u | socat -T2 - UDP4:127.0.0.1:18081")).out, "ping-u\n");
     EXPECT_EQ(sh(in_target("echo ping-U | socat -T2 - UDP4:127.0.0.1:18083")).out, "ping-U\n");
+}
+
+TEST_F(ForwardTest, NonLoopbackUdpClientsReachNamespaceThroughTap) {
+    ASSERT_EQ(start("-t none -u 18081:81 -T none -U none").status, 0);
+    serve_in_target("socat UDP6-LISTEN:81,ipv6only=0,reuseaddr,fork EXEC:cat", "-u sport = :81");
+    // A remote client, and one on the host's own address (shown as the
+    // gateway inside); each answer must come back to it.
+    EXPECT_EQ(sh(sb_->in_up("sh -c 'echo remote | socat -T2 - UDP4:198.51.100.2:18081'")).out,
+              "remote\n");
+    EXPECT_EQ(sh(in_host("echo own4 | socat -T2 - UDP4:198.51.100.2:18081")).out, "own4\n");
+    EXPECT_EQ(sh(in_host("echo own6 | socat -T2 - UDP6:[2001:db8::2]:18081")).out, "own6\n");
 }
 
 TEST_F(ForwardTest, BadSpecIsRejectedNamingIt) {

@@ -152,6 +152,47 @@ TEST_F(UdpEngineTest, HostSocketKeepsNamespaceSourcePortWhenFree) {
     close(server);
 }
 
+TEST_F(UdpEngineTest, ForwardedDatagramReachesNamespaceAndReplyLeavesFromForwardedPort) {
+    // The forward's bound socket (the client sent to it) and the client.
+    std::uint16_t fwd_port = 0;
+    const int fwd = loopback_socket(fwd_port);
+    std::uint16_t client_port = 0;
+    const int client = loopback_socket(client_port);
+    cfg_.map_gw = false;  // only the flow's alias can lead a reply to the client
+    auto e = make();
+    // The namespace is to see the client as the gateway.
+    const Endpoints ep{v4("192.0.2.7"), v4("192.0.2.1"), 5353, client_port};
+    const Bytes ask{std::byte{'q'}};
+    e->on_forwarded(ep, v4("127.0.0.1"), fwd, ask, UdpClock::now());
+
+    ASSERT_EQ(sink_.frames.size(), 1u);
+    DropReason why;
+    const auto f = parse_frame(sink_.frames[0], why);
+    ASSERT_TRUE(f) << to_string(why);
+    const auto u = parse_udp(*f, why);
+    ASSERT_TRUE(u) << to_string(why);
+    EXPECT_EQ(f->src_ip, v4("192.0.2.1"));
+    EXPECT_EQ(f->dst_ip, v4("192.0.2.7"));
+    EXPECT_EQ(u->sport, client_port);
+    EXPECT_EQ(u->dport, 5353);
+    EXPECT_TRUE(poller_.tokens.empty()) << "the forward's socket is read by its owner";
+
+    // The server answers the stand-in: the real client gets it, from the
+    // forwarded port.
+    const Endpoints reply{v4("192.0.2.7"), v4("192.0.2.1"), 5353, client_port};
+    e->on_datagram(reply, Bytes{std::byte{'a'}}, UdpClock::now());
+    e->flush(UdpClock::now());
+    ASSERT_TRUE(readable(client));
+    sockaddr_in from{};
+    socklen_t flen = sizeof(from);
+    char buf[16];
+    ASSERT_EQ(recvfrom(client, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &flen), 1);
+    EXPECT_EQ(buf[0], 'a');
+    EXPECT_EQ(ntohs(from.sin_port), fwd_port);
+    close(client);
+    close(fwd);
+}
+
 TEST_F(UdpEngineTest, ClosedPortGivesIcmpPortUnreachable) {
     std::uint16_t port = 0;
     close(loopback_socket(port));  // a port that was just free

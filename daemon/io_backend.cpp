@@ -21,8 +21,11 @@
 // one-shot poll on a still-ready socket completes at once. A translator that
 // cannot make progress on a ready socket must drop that event from its watch.
 //
-// io_uring specifics: the tap is read by several outstanding read requests,
-// each with its own buffer; an eventfd registered with the ring wakes the
+// io_uring specifics: a poll request on the tap says when frames wait, and
+// they are then read in a batch into one buffer. Several read requests on
+// the tap (tried first) woke each other on every frame and sent reads to the
+// kernel's io-wq worker threads, which cost request/response traffic a
+// thread hand-off per frame. An eventfd registered with the ring wakes the
 // control loop. user_data encodes (type, generation, fd or slot), never a
 // pointer: a completion for a watch that changed since is recognised by its
 // generation and ignored.
@@ -267,7 +270,6 @@ private:
 // ------------------------------------------------------------- io_uring --
 
 constexpr unsigned kRingEntries = 1024;
-constexpr std::size_t kRxBuffers = 8;  // outstanding tap reads
 constexpr std::size_t kSyncTxFrames = 4;  // written directly, not through the ring
 
 enum class Op : std::uint64_t { Poll = 0, Rx = 1, Tx = 2, Ignore = 3 };
@@ -299,14 +301,8 @@ public:
         if (!efd_ || io_uring_register_eventfd(&ring_, efd_.get()) < 0) {
             throw std::system_error(errno_code(), "registering the io_uring eventfd");
         }
-        // The ring waits for tap frames itself: a blocking descriptor makes
-        // reads wait inside the kernel instead of failing with EAGAIN.
-        const int fl = ::fcntl(tap_, F_GETFL);
-        ::fcntl(tap_, F_SETFL, fl & ~O_NONBLOCK);
-        rx_.resize(kRxBuffers * kSlotSize);
-        for (std::uint32_t i = 0; i < kRxBuffers; ++i) {
-            arm_rx(i);
-        }
+        rx_.resize(kSlotSize);
+        arm_rx();
         submit();
     }
     ~UringBackend() override {
@@ -371,7 +367,7 @@ public:
                 on_poll(h, ud, res);
                 break;
             case Op::Rx:
-                on_rx(h, idx_of(ud), res);
+                on_rx(h, res);
                 break;
             case Op::Tx:
                 if (res < 0) {
@@ -508,23 +504,33 @@ private:
         h.on_socket(w.token, events);
     }
 
-    void on_rx(IoHandler& h, std::uint32_t i, int res) {
-        if (res > 0) {
-            ++counters_.rx_frames;
-            h.on_frame({rx_.data() + i * kSlotSize, static_cast<std::size_t>(res)});
-        } else if (res < 0 && res != -EAGAIN && res != -EINTR) {
+    // The tap is readable: read a batch of frames, then poll again. A
+    // one-shot poll on a tap that still holds frames completes at once.
+    void on_rx(IoHandler& h, int res) {
+        if (res < 0 && res != -ECANCELED) {
             static log::RateLimit limit{std::chrono::seconds(10)};
             if (auto n = limit.allow(std::chrono::steady_clock::now())) {
-                log::daemon().warn("reading the tap: {} ({} times)", std::strerror(-res), *n);
+                log::daemon().warn("polling the tap: {} ({} times)", std::strerror(-res), *n);
             }
         }
-        arm_rx(i);
+        for (std::size_t i = 0; i < kRxBatch; ++i) {
+            const ssize_t n = ::read(tap_, rx_.data(), rx_.size());
+            if (n <= 0) {
+                if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                    log::daemon().warn("reading the tap: {}", std::strerror(errno));
+                }
+                break;
+            }
+            ++counters_.rx_frames;
+            h.on_frame({rx_.data(), static_cast<std::size_t>(n)});
+        }
+        arm_rx();
     }
 
-    void arm_rx(std::uint32_t i) {
+    void arm_rx() {
         io_uring_sqe* sqe = get_sqe();
-        io_uring_prep_read(sqe, tap_, rx_.data() + i * kSlotSize, kSlotSize, 0);
-        io_uring_sqe_set_data64(sqe, pack(Op::Rx, 0, i));
+        io_uring_prep_poll_add(sqe, tap_, POLLIN);
+        io_uring_sqe_set_data64(sqe, pack(Op::Rx, 0, 0));
     }
 
     int tap_;

@@ -64,20 +64,18 @@ int status_of(int wstatus) {
 
 class Loop {
 public:
-    Loop(const Config& cfg, Target& target, const NetPlan& plan, UniqueFd tap, Forwarding* fwd)
+    Loop(const Config& cfg, Target& target, const NetPlan& plan, UniqueFd tap, Forwarding* fwd,
+         std::unique_ptr<PcapWriter> pcap)
         : cfg_(cfg),
           fwd_(fwd),
           target_(target),
           tap_(std::move(tap)),
-          pcap_(cfg.pcap_file.empty() ? nullptr : std::make_unique<PcapWriter>(cfg.pcap_file)),
+          pcap_(std::move(pcap)),
           io_backend_(IoBackend::create(requested_io_kind(cfg), tap_.get())),
           data_(cfg, plan, *io_backend_),
           wake_(io_, ::dup(io_backend_->wait_fd())),
           signals_(io_),
           tick_(io_) {
-        // Limitation: the loop starts after readiness was reported (and after
-        // --runas), so a -p FILE that cannot be created ends the daemon with a
-        // logged error rather than a failed start.
         if (pcap_) {
             io_backend_->set_capture(pcap_.get());
             log::daemon().info("capturing tap frames to {}", cfg.pcap_file);
@@ -281,8 +279,8 @@ std::optional<IoKind> requested_io_kind(const Config& cfg) {
 }
 
 int run_event_loop(const Config& cfg, Target& target, const NetPlan& plan, UniqueFd tap,
-                   Forwarding* fwd) {
-    Loop loop(cfg, target, plan, std::move(tap), fwd);
+                   Forwarding* fwd, std::unique_ptr<PcapWriter> pcap) {
+    Loop loop(cfg, target, plan, std::move(tap), fwd, std::move(pcap));
     return loop.run();
 }
 

@@ -2,6 +2,7 @@
 // daemon/event_loop.hpp - the control loop: signals, timers, watches, and the data plane
 #pragma once
 
+#include <memory>
 #include <optional>
 
 #include "daemon/base/unique_fd.hpp"
@@ -9,6 +10,7 @@
 #include "daemon/forwarding.hpp"
 #include "daemon/io_backend.hpp"
 #include "daemon/namespaces.hpp"
+#include "daemon/pcap.hpp"
 #include "daemon/reflect.hpp"
 
 namespace pastad {
@@ -21,7 +23,8 @@ std::optional<IoKind> requested_io_kind(const Config& cfg);
 // spawned command exits. Returns the process exit status: the command's own
 // status when one was spawned, 0 otherwise. `fwd` (may be null) is started on
 // the loop and stopped before it returns.
+// `pcap`, when set, receives every tap frame (-p).
 int run_event_loop(const Config& cfg, Target& target, const NetPlan& plan, UniqueFd tap,
-                   Forwarding* fwd = nullptr);
+                   Forwarding* fwd = nullptr, std::unique_ptr<PcapWriter> pcap = nullptr);
 
 }  // namespace pastad

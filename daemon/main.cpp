@@ -144,6 +144,9 @@ int run(const Config& cfg, const FwdSpecs& specs) {
     });
     // Bound before readiness: the caller may connect as soon as we report it.
     Forwarding fwd(cfg, specs, plan, target.netns.get());
+    // Opened before readiness too, so a capture file that cannot be written
+    // is a failed start, not a daemon that dies after reporting success.
+    auto pcap = cfg.pcap_file.empty() ? nullptr : std::make_unique<PcapWriter>(cfg.pcap_file);
     drop_privileges(cfg);
 
     if (cfg.target == TargetKind::Spawn) {
@@ -154,7 +157,7 @@ int run(const Config& cfg, const FwdSpecs& specs) {
     } else {
         write_pid_file(cfg.pid_file, ::getpid());
     }
-    return run_event_loop(cfg, target, plan, std::move(tap), &fwd);
+    return run_event_loop(cfg, target, plan, std::move(tap), &fwd, std::move(pcap));
 }
 
 }  // namespace

@@ -98,6 +98,17 @@ TEST_P(PcapTest, Ipv6SynBothWaysIsRecorded) {
     EXPECT_NE(dump.find("Flags [S.],"), std::string::npos) << dump;
 }
 
+TEST_P(PcapTest, UnwritableCaptureFileFailsTheStart) {
+    // The caller must learn of it from the exit status, before readiness,
+    // not from a daemon that vanishes after reporting success.
+    const auto r = sh(sb_->in_host(pastad_binary() + " --config-net --io-backend=" + GetParam() +
+                                   " -p /nonexistent-dir/x.pcap -P " + pid_file_ +
+                                   " --netns /run/netns/" + target_ + " 2>&1"));
+    EXPECT_NE(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("/nonexistent-dir/x.pcap"), std::string::npos) << r.out;
+    EXPECT_FALSE(alive(read_pid_file(pid_file_)));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, PcapTest, ::testing::Values("uring", "epoll"),
                          [](const ::testing::TestParamInfo<const char*>& p) {
                              return std::string(p.param);

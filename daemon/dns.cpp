@@ -166,10 +166,10 @@ void log_dns_plan(const DnsPlan& plan) {
     }
     std::string v4, v6;
     for (const auto& a : plan.ns4) {
-        v4 += " " + a.str();
+        v4.append(" ").append(a.str());
     }
     for (const auto& a : plan.ns6) {
-        v6 += " " + a.str();
+        v6.append(" ").append(a.str());
     }
     log::daemon().debug("DNS: nameservers for the namespace:{}{}, search list of {} domain(s)",
                         v4.empty() ? " (no IPv4)" : v4, v6.empty() ? " (no IPv6)" : v6,

@@ -2,6 +2,8 @@
 // daemon/fwd_spec.cpp - parsing pasta's port forwarding specifications (-t -u -T -U)
 #include "fwd_spec.hpp"
 
+#include <fmt/format.h>
+
 #include <net/if.h>
 
 #include <algorithm>
@@ -41,11 +43,11 @@ std::optional<unsigned> parse_port(std::string_view s, std::string& why) {
     unsigned v = 0;
     const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
     if (s.empty() || ec != std::errc{} || end != s.data() + s.size()) {
-        why = "'" + std::string(s) + "' is not a port number";
+        why = fmt::format("'{}' is not a port number", s);
         return std::nullopt;
     }
     if (v == 0 || v >= kNumPorts) {
-        why = "port " + std::string(s) + " is out of range (1-65535)";
+        why = fmt::format("port {} is out of range (1-65535)", s);
         return std::nullopt;
     }
     return v;

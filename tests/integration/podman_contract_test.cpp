@@ -226,7 +226,7 @@ std::vector<pid_t> children_named(const std::string& name) {
     std::ifstream f("/proc/self/task/" + std::to_string(::getpid()) + "/children");
     pid_t pid = 0;
     while (f >> pid) {
-        if (comm_of(pid) == name) {
+        if (comm_of(pid) == name && alive(pid)) {
             found.push_back(pid);
         }
     }
@@ -273,9 +273,11 @@ protected:
     void TearDown() override {
         for (const pid_t pid : children_named("pastad")) {
             ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
         }
         if (podman_ > 0) {
             ::kill(podman_, SIGKILL);
+            ::waitpid(podman_, nullptr, 0);
         }
         sb_.reset();
         // Reap whatever ended up as our child, then stop being a subreaper.

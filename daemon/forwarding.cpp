@@ -13,12 +13,11 @@
 //   namespace, connected from inside it to the namespace's own address at the
 //   mapped port (its loopback with --host-lo-to-ns-lo), as pasta does, so
 //   services bound to the namespace's loopback only stay private;
-// - otherwise: tap path (for -u ports too: such datagrams go to the tap's
-//   UDP engine, and replies leave from the forwarded port), the namespace's
-//   server sees the client's own
+// - otherwise: tap path, the namespace's server sees the client's own
 //   address (a loopback client is shown as the mapped gateway address, a
 //   client on the host's own address, which the namespace shares, as the
-//   gateway).
+//   gateway). For -u ports such datagrams go to the tap's UDP engine, and
+//   replies leave from the forwarded port.
 // -T connections always take the splice path to the host's loopback.
 //
 // `auto`: every second the other side's /proc/net tables are read (files

@@ -67,16 +67,7 @@ struct Key {
 };
 
 struct KeyHash {
-    std::size_t operator()(const Key& k) const {
-        std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ k.id;
-        for (std::size_t i = 0; i < 16; i += 8) {
-            std::uint64_t w;
-            std::memcpy(&w, k.addr.a.b.data() + i, 8);
-            h = (h ^ w) * 0xff51afd7ed558ccdULL;
-            h ^= h >> 33;
-        }
-        return static_cast<std::size_t>(h);
-    }
+    std::size_t operator()(const Key& k) const { return hash_addr16(k.addr, k.id); }
 };
 
 struct Flow {

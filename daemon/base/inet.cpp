@@ -159,6 +159,17 @@ Ip4 InAny::v4() const {
     return r;
 }
 
+std::size_t hash_addr16(const InAny& a, std::uint16_t v) {
+    std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ v;
+    for (std::size_t i = 0; i < 16; i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, a.a.b.data() + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;  // a 64-bit mixing step
+        h ^= h >> 33;
+    }
+    return static_cast<std::size_t>(h);
+}
+
 std::string InAny::str() const {
     return is_v4() ? v4().str() : a.str();
 }

@@ -64,6 +64,10 @@ struct InAny {
     auto operator<=>(const InAny&) const = default;
 };
 
+// Hash of an address and a 16-bit value (a port, an echo identifier), for
+// flow tables keyed by both.
+std::size_t hash_addr16(const InAny& a, std::uint16_t v);
+
 // An address with a prefix length, e.g. 198.51.100.2/24.
 template <typename Addr>
 struct Prefix {

@@ -200,7 +200,7 @@ private:
         inotify_.emplace(io_, fd);
         // The file may be gone already, between opening it and watching.
         if (!std::filesystem::exists(p)) {
-            stop(0, "namespace file " + target_.netns_path + " is gone");
+            stop(0, "namespace file " + target_.netns_path + " was removed");
             return;
         }
         wait_inotify();

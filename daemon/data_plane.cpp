@@ -224,53 +224,53 @@ void DataPlane::on_frame(std::span<const std::byte> bytes) {
     }
 
     switch (f->proto) {
-    case tap::kProtoTcp: {
-        if (cfg_.no_tcp) {
-            return;
-        }
-        const auto p = tap::parse_tcp(*f, why, /*verify_checksum=*/false);
-        if (!p) {
-            drops_.add(why);
-            return;
-        }
-        tcp_.on_segment(tap::endpoints_of(*f, p->sport, p->dport), p->seg, Clock::now());
-        return;
-    }
-    case tap::kProtoIcmp6: {
-        const auto p = tap::parse_icmpv6(*f, why);
-        if (!p) {
-            drops_.add(why);
-            return;
-        }
-        if (p->type == tap::kIcmp6NeighborSolicit || p->type == tap::kIcmp6RouterSolicit) {
-            send_control([&](std::span<std::byte> out) {
-                const std::size_t n = ndp_.handle(*f, out, why);
+        case tap::kProtoTcp: {
+            if (cfg_.no_tcp) {
+                return;
+            }
+            const auto p = tap::parse_tcp(*f, why, /*verify_checksum=*/false);
+            if (!p) {
                 drops_.add(why);
-                counters_.ndp_replies += n > 0;
-                return n;
-            });
-        } else if (p->type == tap::kIcmp6EchoRequest) {
-            on_echo_request(*f, *p);
-        }
-        return;
-    }
-    case tap::kProtoUdp:
-        on_udp(*f);
-        return;
-    case tap::kProtoIcmp: {
-        const auto p = tap::parse_icmp(*f, why);
-        if (!p) {
-            drops_.add(why);
+                return;
+            }
+            tcp_.on_segment(tap::endpoints_of(*f, p->sport, p->dport), p->seg, Clock::now());
             return;
         }
-        if (p->type == tap::kIcmpEchoRequest) {
-            on_echo_request(*f, *p);
+        case tap::kProtoIcmp6: {
+            const auto p = tap::parse_icmpv6(*f, why);
+            if (!p) {
+                drops_.add(why);
+                return;
+            }
+            if (p->type == tap::kIcmp6NeighborSolicit || p->type == tap::kIcmp6RouterSolicit) {
+                send_control([&](std::span<std::byte> out) {
+                    const std::size_t n = ndp_.handle(*f, out, why);
+                    drops_.add(why);
+                    counters_.ndp_replies += n > 0;
+                    return n;
+                });
+            } else if (p->type == tap::kIcmp6EchoRequest) {
+                on_echo_request(*f, *p);
+            }
+            return;
         }
-        return;
-    }
-    default:
-        note_unsupported("this IP protocol");
-        return;
+        case tap::kProtoUdp:
+            on_udp(*f);
+            return;
+        case tap::kProtoIcmp: {
+            const auto p = tap::parse_icmp(*f, why);
+            if (!p) {
+                drops_.add(why);
+                return;
+            }
+            if (p->type == tap::kIcmpEchoRequest) {
+                on_echo_request(*f, *p);
+            }
+            return;
+        }
+        default:
+            note_unsupported("this IP protocol");
+            return;
     }
 }
 
@@ -327,21 +327,23 @@ void DataPlane::on_echo_request(const tap::Frame& f, const tap::IcmpPacket& p) {
 
 void DataPlane::on_socket(std::uint64_t token, std::uint32_t epoll_events) {
     switch (tap::token_kind(token)) {
-    case tap::kTcpTokenKind:
-        tcp_.on_socket_event(token, epoll_events, Clock::now());
-        break;
-    case tap::kUdpTokenKind:
-        udp_.on_socket_event(token, epoll_events, Clock::now());
-        break;
-    case tap::kIcmpTokenKind:
-        icmp_.on_socket_event(token, epoll_events, Clock::now());
-        break;
-    default:
-        break;
+        case tap::kTcpTokenKind:
+            tcp_.on_socket_event(token, epoll_events, Clock::now());
+            break;
+        case tap::kUdpTokenKind:
+            udp_.on_socket_event(token, epoll_events, Clock::now());
+            break;
+        case tap::kIcmpTokenKind:
+            icmp_.on_socket_event(token, epoll_events, Clock::now());
+            break;
+        default:
+            break;
     }
 }
 
-void DataPlane::on_tx_space() { tcp_.on_sink_space(Clock::now()); }
+void DataPlane::on_tx_space() {
+    tcp_.on_sink_space(Clock::now());
+}
 
 void DataPlane::on_batch_end() {
     const auto now = Clock::now();
@@ -370,11 +372,10 @@ std::string DataPlane::summary() const {
         "tcp opened {}+{} closed {} refused {}, bytes to ns {} from ns {}, "
         "udp flows {} datagrams to ns {} from ns {}, ping requests {} replies {}",
         io_.counters().rx_frames, io_.counters().tx_frames, io_.counters().tx_dropped,
-        drops_.total(), counters_.unsupported,
-        counters_.arp_replies, counters_.ndp_replies, s.opened_by_ns, s.opened_by_host, s.closed,
-        s.refused, s.bytes_to_ns, s.bytes_from_ns, udp_.stats().flows_opened,
-        udp_.stats().datagrams_to_ns, udp_.stats().datagrams_from_ns, icmp_.stats().requests,
-        icmp_.stats().replies);
+        drops_.total(), counters_.unsupported, counters_.arp_replies, counters_.ndp_replies,
+        s.opened_by_ns, s.opened_by_host, s.closed, s.refused, s.bytes_to_ns, s.bytes_from_ns,
+        udp_.stats().flows_opened, udp_.stats().datagrams_to_ns, udp_.stats().datagrams_from_ns,
+        icmp_.stats().requests, icmp_.stats().replies);
 }
 
 }  // namespace pastad

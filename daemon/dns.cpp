@@ -45,8 +45,8 @@ void plan_family(const char* fam, const std::vector<Addr>& given, bool dns_none,
         host = host_override ? *host_override : *first_loopback;
     }
     if (match && !host) {
-        notes.push_back(fmt::format("DNS: no {} resolver on the host to forward {} to", fam,
-                                    match->str()));
+        notes.push_back(
+            fmt::format("DNS: no {} resolver on the host to forward {} to", fam, match->str()));
         match.reset();
     }
     if (match) {
@@ -69,8 +69,8 @@ void plan_family(const char* fam, const std::vector<Addr>& given, bool dns_none,
                 add_unique(out, *match);
             }
             notes.push_back(fmt::format(
-                "DNS: host resolver {} is on loopback; the namespace is told {} instead",
-                a.str(), match ? match->str() : std::string("nothing (no gateway to forward)")));
+                "DNS: host resolver {} is on loopback; the namespace is told {} instead", a.str(),
+                match ? match->str() : std::string("nothing (no gateway to forward)")));
         } else {
             add_unique(out, a);
         }

@@ -47,10 +47,10 @@ std::string resolv_conf_path();
 
 // The decision: what the namespace is told, and the forwarding rule.
 struct DnsPlan {
-    std::vector<Ip4> ns4;  // announced over DHCP (option 6)
-    std::vector<Ip6> ns6;  // announced over RA RDNSS and DHCPv6 (option 23)
+    std::vector<Ip4> ns4;             // announced over DHCP (option 6)
+    std::vector<Ip6> ns6;             // announced over RA RDNSS and DHCPv6 (option 23)
     std::vector<std::string> search;  // DHCP option 119, DHCPv6 24, RA DNSSL
-    std::optional<Ip4> match4;  // queries to match*:53 go to host*:53
+    std::optional<Ip4> match4;        // queries to match*:53 go to host*:53
     std::optional<Ip4> host4;
     std::optional<Ip6> match6;
     std::optional<Ip6> host6;

@@ -59,7 +59,9 @@ namespace {
 constexpr auto kRescan = std::chrono::seconds(1);
 constexpr int kAcceptBatch = 64;
 
-bool is_loopback(const InAny& a) { return a.is_v4() ? a.v4().is_loopback() : a.a.is_loopback(); }
+bool is_loopback(const InAny& a) {
+    return a.is_v4() ? a.v4().is_loopback() : a.a.is_loopback();
+}
 
 socklen_t to_sockaddr(const InAny& a, std::uint16_t port, sockaddr_storage& ss) {
     ss = {};
@@ -89,7 +91,9 @@ InAny loopback(int family) {
     return InAny::from(l);
 }
 
-InAny wildcard(int family) { return family == AF_INET ? InAny::from(Ip4{}) : InAny::from(Ip6{}); }
+InAny wildcard(int family) {
+    return family == AF_INET ? InAny::from(Ip4{}) : InAny::from(Ip6{});
+}
 
 std::uint64_t inode_of(int fd) {
     struct stat st {};
@@ -207,8 +211,9 @@ public:
         std::string s = fmt::format("forwards: {} tcp and {} udp sockets bound", tcp, udp);
         if (splicer_) {
             const auto& st = splicer_->stats();
-            s += fmt::format(", spliced {} connections ({} refused, {} reset), bytes {} out {} back",
-                             st.opened, st.refused, st.resets, st.bytes[0], st.bytes[1]);
+            s +=
+                fmt::format(", spliced {} connections ({} refused, {} reset), bytes {} out {} back",
+                            st.opened, st.refused, st.resets, st.bytes[0], st.bytes[1]);
         }
         return s;
     }
@@ -219,8 +224,8 @@ private:
         std::size_t group = 0;
         PortMap map;
         int family = AF_INET;
-        UniqueFd fd;               // until activate()
-        std::optional<Desc> desc;  // TCP, after activate()
+        UniqueFd fd;                              // until activate()
+        std::optional<Desc> desc;                 // TCP, after activate()
         std::shared_ptr<splice::UdpRelay> relay;  // UDP, after activate()
         std::uint64_t inode = 0;
         ~Listener() {
@@ -318,7 +323,9 @@ private:
     }
 
     bool bound(int s, std::size_t gi, std::uint16_t port) const {
-        return listeners_.count(Key{s, gi, port, AF_INET}) + listeners_.count(Key{s, gi, port, AF_INET6}) > 0;
+        return listeners_.count(Key{s, gi, port, AF_INET}) +
+                   listeners_.count(Key{s, gi, port, AF_INET6}) >
+               0;
     }
 
     void bind_explicit(int s) {
@@ -336,9 +343,9 @@ private:
                     continue;
                 }
                 if (!g.best_effort) {
-                    throw std::runtime_error(fmt::format(
-                        "cannot bind port {} for '-{} {}': {}", m.port, sp.option, g.text,
-                        bind_error_text(m.port, errors.front())));
+                    throw std::runtime_error(fmt::format("cannot bind port {} for '-{} {}': {}",
+                                                         m.port, sp.option, g.text,
+                                                         bind_error_text(m.port, errors.front())));
                 }
             }
             if (ok == 0) {
@@ -625,8 +632,12 @@ void Forwarding::start(asio::io_context& io, TapHandoff to_tap, UdpHandoff udp_t
     impl_->start(io, std::move(to_tap), std::move(udp_to_tap));
 }
 
-void Forwarding::stop() { impl_->stop(); }
+void Forwarding::stop() {
+    impl_->stop();
+}
 
-std::string Forwarding::summary() const { return impl_->summary(); }
+std::string Forwarding::summary() const {
+    return impl_->summary();
+}
 
 }  // namespace pastad

@@ -63,9 +63,9 @@ namespace pastad {
 
 namespace {
 
-constexpr std::size_t kTxSlots = 128;    // frames queued towards the tap at most
-constexpr std::size_t kRxBatch = 128;    // frames read from the tap per process() call
-constexpr int kEventBatch = 256;         // readiness events handled per process() call
+constexpr std::size_t kTxSlots = 128;  // frames queued towards the tap at most
+constexpr std::size_t kRxBatch = 128;  // frames read from the tap per process() call
+constexpr int kEventBatch = 256;       // readiness events handled per process() call
 
 // A ring of transmit slots in one anonymous mapping.
 class SlotRing {
@@ -278,9 +278,15 @@ std::uint64_t pack(Op op, std::uint32_t gen, std::uint32_t idx) {
     return (static_cast<std::uint64_t>(op) << 62) |
            ((static_cast<std::uint64_t>(gen) & 0x3fffffff) << 32) | idx;
 }
-Op op_of(std::uint64_t ud) { return static_cast<Op>(ud >> 62); }
-std::uint32_t gen_of(std::uint64_t ud) { return static_cast<std::uint32_t>((ud >> 32) & 0x3fffffff); }
-std::uint32_t idx_of(std::uint64_t ud) { return static_cast<std::uint32_t>(ud); }
+Op op_of(std::uint64_t ud) {
+    return static_cast<Op>(ud >> 62);
+}
+std::uint32_t gen_of(std::uint64_t ud) {
+    return static_cast<std::uint32_t>((ud >> 32) & 0x3fffffff);
+}
+std::uint32_t idx_of(std::uint64_t ud) {
+    return static_cast<std::uint32_t>(ud);
+}
 
 class UringBackend final : public IoBackend {
 public:
@@ -363,25 +369,25 @@ public:
             const int res = cqe->res;
             io_uring_cqe_seen(&ring_, cqe);
             switch (op_of(ud)) {
-            case Op::Poll:
-                on_poll(h, ud, res);
-                break;
-            case Op::Rx:
-                on_rx(h, res);
-                break;
-            case Op::Tx:
-                if (res < 0) {
-                    ++counters_.tx_dropped;
-                } else {
-                    ++counters_.tx_frames;
-                    record_tx(ring_tx_.frame(0));  // chains complete in order
-                }
-                ring_tx_.pop();
-                --in_flight_;
-                tx_done = true;
-                break;
-            case Op::Ignore:
-                break;
+                case Op::Poll:
+                    on_poll(h, ud, res);
+                    break;
+                case Op::Rx:
+                    on_rx(h, res);
+                    break;
+                case Op::Tx:
+                    if (res < 0) {
+                        ++counters_.tx_dropped;
+                    } else {
+                        ++counters_.tx_frames;
+                        record_tx(ring_tx_.frame(0));  // chains complete in order
+                    }
+                    ring_tx_.pop();
+                    --in_flight_;
+                    tx_done = true;
+                    break;
+                case Op::Ignore:
+                    break;
             }
         }
         // Re-arm polls that fired: level-triggered like epoll's default.

@@ -90,9 +90,8 @@ void write_file(const std::string& path, const std::string& text) {
 // Best effort: a kernel that refuses only costs ping.
 void widen_ping_group_range(int netns) {
     try {
-        run_in_netns(netns, [] {
-            write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647");
-        });
+        run_in_netns(netns,
+                     [] { write_file("/proc/sys/net/ipv4/ping_group_range", "0 2147483647"); });
     } catch (const std::exception& e) {
         log::daemon().debug("cannot allow ping sockets in the namespace: {}", e.what());
     }

@@ -54,8 +54,7 @@ std::vector<BoundSocket> parse_proc_net(std::string_view text, unsigned state) {
         unsigned st = 0;
         std::uint64_t inode = 0;
         if (colon == std::string_view::npos || !parse_num(f[1].substr(colon + 1), port, 16) ||
-            !parse_num(f[3], st, 16) || !parse_num(f[9], inode, 10) || port == 0 ||
-            port > 65535) {
+            !parse_num(f[3], st, 16) || !parse_num(f[9], inode, 10) || port == 0 || port > 65535) {
             continue;
         }
         if (st == state) {

@@ -74,7 +74,9 @@ using Desc = asio::posix::stream_descriptor;
 class TcpSplicer::Conn : public std::enable_shared_from_this<Conn> {
 public:
     Conn(TcpSplicer& owner, std::uint64_t id, UniqueFd in, UniqueFd out)
-        : owner_(owner), id_(id), sock_{Desc(owner.io_, in.release()), Desc(owner.io_, out.release())} {}
+        : owner_(owner),
+          id_(id),
+          sock_{Desc(owner.io_, in.release()), Desc(owner.io_, out.release())} {}
 
     void connect(const sockaddr_storage& dest, socklen_t len) {
         const int rc = ::connect(fd(1), reinterpret_cast<const sockaddr*>(&dest), len);
@@ -145,9 +147,9 @@ private:
             bool read_blocked = false;
             bool write_blocked = false;
             if (!eof_[d] && pending_[d] < capacity_[d]) {
-                const ssize_t n = ::splice(in, nullptr, pipe_w_[d].get(), nullptr,
-                                           capacity_[d] - pending_[d],
-                                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+                const ssize_t n =
+                    ::splice(in, nullptr, pipe_w_[d].get(), nullptr, capacity_[d] - pending_[d],
+                             SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
                 if (n > 0) {
                     pending_[d] += static_cast<std::size_t>(n);
                     progress = true;

@@ -22,10 +22,10 @@ namespace pastad::splice {
 class TcpSplicer {
 public:
     struct Stats {
-        std::uint64_t opened = 0;       // connections handed to start()
-        std::uint64_t closed = 0;       // released, any reason
-        std::uint64_t refused = 0;      // the outbound connect() failed
-        std::uint64_t resets = 0;       // closed with SO_LINGER 0 after an error or reset
+        std::uint64_t opened = 0;         // connections handed to start()
+        std::uint64_t closed = 0;         // released, any reason
+        std::uint64_t refused = 0;        // the outbound connect() failed
+        std::uint64_t resets = 0;         // closed with SO_LINGER 0 after an error or reset
         std::uint64_t bytes[2] = {0, 0};  // [0]: accepted -> connected side, [1]: back
     };
 

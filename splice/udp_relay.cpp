@@ -85,9 +85,13 @@ UdpRelay::UdpRelay(asio::io_context& io, UniqueFd listener, SocketFactory make_s
       filter_(std::move(filter)),
       batch_(batch) {}
 
-UdpRelay::~UdpRelay() { close(); }
+UdpRelay::~UdpRelay() {
+    close();
+}
 
-void UdpRelay::start() { wait_listener(); }
+void UdpRelay::start() {
+    wait_listener();
+}
 
 void UdpRelay::close() {
     if (closed_) {
@@ -198,8 +202,8 @@ void UdpRelay::on_flow(const std::shared_ptr<Flow>& f) {
             m.msg_hdr.msg_name = nullptr;
             m.msg_hdr.msg_namelen = 0;
         }
-        const int n = ::recvmmsg(f->sock.native_handle(), batch_.msgs.data(),
-                                 DatagramBatch::kBatch, MSG_DONTWAIT, nullptr);
+        const int n = ::recvmmsg(f->sock.native_handle(), batch_.msgs.data(), DatagramBatch::kBatch,
+                                 MSG_DONTWAIT, nullptr);
         if (n <= 0) {
             break;
         }

@@ -46,14 +46,13 @@ std::optional<Addr> map_one(const Addr& p, std::uint16_t port, const std::option
 
 InAny map_to_host(const AddressMapConfig& m, const InAny& peer, std::uint16_t port) {
     if (peer.is_v4()) {
-        const auto r = map_one(peer.v4(), port, m.gw4, m.map_gw, m.map_host_loopback4,
-                               m.map_guest_addr4, m.host_addr4, m.dns_match4, m.dns_host4,
-                               Ip4::from_host(0x7f000001));
+        const auto r =
+            map_one(peer.v4(), port, m.gw4, m.map_gw, m.map_host_loopback4, m.map_guest_addr4,
+                    m.host_addr4, m.dns_match4, m.dns_host4, Ip4::from_host(0x7f000001));
         return r ? InAny::from(*r) : peer;
     }
-    const auto r = map_one(peer.a, port, m.gw6, m.map_gw, m.map_host_loopback6,
-                           m.map_guest_addr6, m.host_addr6, m.dns_match6, m.dns_host6,
-                           loopback6());
+    const auto r = map_one(peer.a, port, m.gw6, m.map_gw, m.map_host_loopback6, m.map_guest_addr6,
+                           m.host_addr6, m.dns_match6, m.dns_host6, loopback6());
     return r ? InAny::from(*r) : peer;
 }
 

@@ -40,7 +40,9 @@ struct AddressMapConfig {
 
 // True for the ports DNS forwarding applies to: 53 (DNS) and 853 (DNS over
 // TLS and QUIC).
-inline bool is_dns_port(std::uint16_t port) { return port == 53 || port == 853; }
+inline bool is_dns_port(std::uint16_t port) {
+    return port == 53 || port == 853;
+}
 
 // The host-side destination of traffic the namespace sends to `peer`:`port`
 // with protocol-independent rules; `port` 0 (ICMP) never matches DNS. The

@@ -128,10 +128,9 @@ public:
         } while (done < value.size());
     }
     void add32(std::uint8_t code, std::uint32_t v) {
-        const std::array<std::byte, 4> b = {static_cast<std::byte>(v >> 24),
-                                            static_cast<std::byte>(v >> 16),
-                                            static_cast<std::byte>(v >> 8),
-                                            static_cast<std::byte>(v)};
+        const std::array<std::byte, 4> b = {
+            static_cast<std::byte>(v >> 24), static_cast<std::byte>(v >> 16),
+            static_cast<std::byte>(v >> 8), static_cast<std::byte>(v)};
         add(code, b);
     }
     void add_ip(std::uint8_t code, const Ip4& a) {
@@ -204,25 +203,25 @@ std::size_t DhcpServer::handle(const Frame& f, const UdpPacket& p, std::span<std
     const Ip4 ciaddr = ip_at(m, 12);
     std::uint8_t answer = 0;
     switch (req.type) {
-    case kMsgDiscover:
-        answer = kMsgOffer;
-        break;
-    case kMsgRequest:
-        if (req.server_id && *req.server_id != cfg_.server) {
-            return 0;  // the client chose another server
-        }
-        if ((req.requested && *req.requested != cfg_.addr) ||
-            (!req.requested && !ciaddr.is_unspecified() && ciaddr != cfg_.addr)) {
-            answer = kMsgNak;
-        } else {
+        case kMsgDiscover:
+            answer = kMsgOffer;
+            break;
+        case kMsgRequest:
+            if (req.server_id && *req.server_id != cfg_.server) {
+                return 0;  // the client chose another server
+            }
+            if ((req.requested && *req.requested != cfg_.addr) ||
+                (!req.requested && !ciaddr.is_unspecified() && ciaddr != cfg_.addr)) {
+                answer = kMsgNak;
+            } else {
+                answer = kMsgAck;
+            }
+            break;
+        case kMsgInform:
             answer = kMsgAck;
-        }
-        break;
-    case kMsgInform:
-        answer = kMsgAck;
-        break;
-    default:
-        return 0;  // DECLINE, RELEASE, or a server's message
+            break;
+        default:
+            return 0;  // DECLINE, RELEASE, or a server's message
     }
 
     // The fixed part: xid, flags and chaddr echo the request.
@@ -247,8 +246,10 @@ std::size_t DhcpServer::handle(const Frame& f, const UdpPacket& p, std::span<std
         if (req.type != kMsgInform) {
             w.add32(kOptLease, 0xffffffff);  // infinite (RFC 2131 section 3.3)
         }
-        const std::uint32_t mask =
-            cfg_.prefix_len == 0 ? 0 : ~std::uint32_t{0} << (32 - std::min<unsigned>(cfg_.prefix_len, 32));
+        const std::uint32_t mask = cfg_.prefix_len == 0
+                                       ? 0
+                                       : ~std::uint32_t{0}
+                                             << (32 - std::min<unsigned>(cfg_.prefix_len, 32));
         w.add32(kOptMask, mask);
         if (cfg_.router) {
             w.add_ip(kOptRouter, *cfg_.router);

@@ -31,13 +31,13 @@ std::vector<std::byte> encode_domain_names(const std::vector<std::string>& names
 
 struct DhcpConfig {
     Mac our_mac;
-    Ip4 addr;                  // the namespace's address (yiaddr)
+    Ip4 addr;  // the namespace's address (yiaddr)
     std::uint8_t prefix_len = 24;
-    std::optional<Ip4> router;  // option 3
-    Ip4 server;                // server identifier (option 54) and source address
-    std::vector<Ip4> dns;      // option 6; empty: left out
+    std::optional<Ip4> router;        // option 3
+    Ip4 server;                       // server identifier (option 54) and source address
+    std::vector<Ip4> dns;             // option 6; empty: left out
     std::vector<std::string> search;  // option 119; empty: left out
-    unsigned mtu = 0;          // option 26; 0: left out
+    unsigned mtu = 0;                 // option 26; 0: left out
 };
 
 class DhcpServer {

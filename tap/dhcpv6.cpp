@@ -153,17 +153,17 @@ std::size_t Dhcpv6Server::handle(const Frame& f, const UdpPacket& p, std::span<s
 
     std::uint8_t answer = kReply;
     switch (type) {
-    case kSolicit:
-        answer = rapid ? kReply : kAdvertise;
-        break;
-    case kRequest:
-    case kConfirm:
-    case kRenew:
-    case kRebind:
-    case kInfoRequest:
-        break;
-    default:
-        return 0;  // not a client message this server answers
+        case kSolicit:
+            answer = rapid ? kReply : kAdvertise;
+            break;
+        case kRequest:
+        case kConfirm:
+        case kRenew:
+        case kRebind:
+        case kInfoRequest:
+            break;
+        default:
+            return 0;  // not a client message this server answers
     }
     if (client_id.empty() && type != kInfoRequest) {
         malformed = true;  // RFC 8415 section 16: required in these messages

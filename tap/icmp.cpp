@@ -93,7 +93,11 @@ std::string ping_group_range() {
 class IcmpEngine::Impl {
 public:
     Impl(const IcmpConfig& cfg, FrameSink& sink, Poller& poller)
-        : cfg_(cfg), sink_(sink), poller_(poller), log_(log::tap()), flows_(cfg.max_flows),
+        : cfg_(cfg),
+          sink_(sink),
+          poller_(poller),
+          log_(log::tap()),
+          flows_(cfg.max_flows),
           map_(cfg.max_flows) {
         for (std::size_t i = cfg.max_flows; i > 0; --i) {
             free_.push_back(static_cast<std::uint32_t>(i - 1));
@@ -106,8 +110,8 @@ public:
         }
     }
 
-    void on_echo_request(const InAny& src, const InAny& dst, std::uint16_t id,
-                         std::uint16_t seq, std::span<const std::byte> data, IcmpTime now);
+    void on_echo_request(const InAny& src, const InAny& dst, std::uint16_t id, std::uint16_t seq,
+                         std::span<const std::byte> data, IcmpTime now);
     void on_socket_event(std::uint64_t token, IcmpTime now);
     void on_timer(IcmpTime now);
 
@@ -167,10 +171,9 @@ Flow* IcmpEngine::Impl::open(const Key& key, IcmpTime now) {
         }
         return nullptr;
     }
-    const auto& ob = v4 ? (cfg_.outbound4 ? std::optional<InAny>(InAny::from(*cfg_.outbound4))
-                                          : std::nullopt)
-                        : (cfg_.outbound6 ? std::optional<InAny>(InAny::from(*cfg_.outbound6))
-                                          : std::nullopt);
+    const auto& ob =
+        v4 ? (cfg_.outbound4 ? std::optional<InAny>(InAny::from(*cfg_.outbound4)) : std::nullopt)
+           : (cfg_.outbound6 ? std::optional<InAny>(InAny::from(*cfg_.outbound6)) : std::nullopt);
     if (ob) {
         sockaddr_storage ss;
         const socklen_t len = to_sockaddr(*ob, 0, ss);
@@ -269,8 +272,8 @@ void IcmpEngine::Impl::on_socket_event(std::uint64_t token, IcmpTime now) {
         const auto slot = sink_.slot(0);
         sockaddr_storage ss{};
         socklen_t alen = sizeof(ss);
-        const ssize_t n = recvfrom(f.sock.get(), slot.data() + at, slot.size() - at,
-                                   MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), &alen);
+        const ssize_t n = recvfrom(f.sock.get(), slot.data() + at, slot.size() - at, MSG_DONTWAIT,
+                                   reinterpret_cast<sockaddr*>(&ss), &alen);
         if (n < 0) {
             return;
         }
@@ -290,8 +293,8 @@ void IcmpEngine::Impl::on_socket_event(std::uint64_t token, IcmpTime now) {
             ++stats_.dropped_unmapped;
             continue;
         }
-        const auto seq = static_cast<std::uint16_t>(
-            (std::to_integer<unsigned>(slot[at + 6]) << 8) | std::to_integer<unsigned>(slot[at + 7]));
+        const auto seq = static_cast<std::uint16_t>((std::to_integer<unsigned>(slot[at + 6]) << 8) |
+                                                    std::to_integer<unsigned>(slot[at + 7]));
         const auto data = std::span<const std::byte>(slot).subspan(
             at + kIcmpHeaderLen, static_cast<std::size_t>(n) - kIcmpHeaderLen);
         const std::size_t len = build_icmp_frame(slot, cfg_.our_mac, ns_mac(), shown, f.key.addr,
@@ -318,16 +321,21 @@ IcmpEngine::IcmpEngine(const IcmpConfig& cfg, FrameSink& sink, Poller& poller)
 IcmpEngine::~IcmpEngine() = default;
 
 void IcmpEngine::on_echo_request(const InAny& src, const InAny& dst, std::uint16_t id,
-                                 std::uint16_t seq, std::span<const std::byte> data,
-                                 IcmpTime now) {
+                                 std::uint16_t seq, std::span<const std::byte> data, IcmpTime now) {
     impl_->on_echo_request(src, dst, id, seq, data, now);
 }
 void IcmpEngine::on_socket_event(std::uint64_t token, std::uint32_t /*epoll_events*/,
                                  IcmpTime now) {
     impl_->on_socket_event(token, now);
 }
-void IcmpEngine::on_timer(IcmpTime now) { impl_->on_timer(now); }
-const IcmpEngine::Stats& IcmpEngine::stats() const { return impl_->stats_; }
-std::size_t IcmpEngine::active() const { return impl_->active_.size(); }
+void IcmpEngine::on_timer(IcmpTime now) {
+    impl_->on_timer(now);
+}
+const IcmpEngine::Stats& IcmpEngine::stats() const {
+    return impl_->stats_;
+}
+std::size_t IcmpEngine::active() const {
+    return impl_->active_.size();
+}
 
 }  // namespace pastad::tap

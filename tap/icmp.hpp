@@ -30,8 +30,8 @@ inline constexpr std::uint8_t kIcmpTokenKind = 0x13;
 
 struct IcmpConfig : AddressMapConfig {
     Mac our_mac;
-    const Mac* ns_mac = nullptr;   // read per frame; null: broadcast
-    std::size_t max_flows = 256;   // beyond this, the least recently used is closed
+    const Mac* ns_mac = nullptr;  // read per frame; null: broadcast
+    std::size_t max_flows = 256;  // beyond this, the least recently used is closed
     std::chrono::seconds idle_timeout{60};
     std::optional<Ip4> outbound4;
     std::optional<Ip6> outbound6;
@@ -40,11 +40,11 @@ struct IcmpConfig : AddressMapConfig {
 class IcmpEngine {
 public:
     struct Stats {
-        std::uint64_t requests = 0;         // echo requests sent on the host
-        std::uint64_t replies = 0;          // echo replies framed to the namespace
+        std::uint64_t requests = 0;  // echo requests sent on the host
+        std::uint64_t replies = 0;   // echo replies framed to the namespace
         std::uint64_t flows_opened = 0;
         std::uint64_t flows_closed = 0;
-        std::uint64_t not_permitted = 0;    // socket() refused (ping_group_range)
+        std::uint64_t not_permitted = 0;  // socket() refused (ping_group_range)
         std::uint64_t send_errors = 0;
         std::uint64_t dropped_unmapped = 0;  // reply from a loopback address nobody pinged
     };
@@ -57,8 +57,8 @@ public:
     // An echo request from the namespace: `src` its address, `dst` the
     // address it pinged, `id`/`seq` from its header, `data` what follows.
     // Read during the call only.
-    void on_echo_request(const InAny& src, const InAny& dst, std::uint16_t id,
-                         std::uint16_t seq, std::span<const std::byte> data, IcmpTime now);
+    void on_echo_request(const InAny& src, const InAny& dst, std::uint16_t id, std::uint16_t seq,
+                         std::span<const std::byte> data, IcmpTime now);
 
     void on_socket_event(std::uint64_t token, std::uint32_t epoll_events, IcmpTime now);
     void on_timer(IcmpTime now);

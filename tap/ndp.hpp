@@ -40,8 +40,8 @@ struct NdpConfig {
     std::uint16_t router_lifetime = 1800;       // seconds; RFC 4861 section 6.2.1 maximum 9000
     std::uint32_t valid_lifetime = 0xffffffff;  // prefix lifetimes: infinite by default
     std::uint32_t preferred_lifetime = 0xffffffff;
-    std::vector<Ip6> rdnss;          // RDNSS option (RFC 8106); empty: left out
-    std::vector<std::string> dnssl;  // DNSSL option (RFC 8106); empty: left out
+    std::vector<Ip6> rdnss;                   // RDNSS option (RFC 8106); empty: left out
+    std::vector<std::string> dnssl;           // DNSSL option (RFC 8106); empty: left out
     std::uint32_t dns_lifetime = 0xffffffff;  // of both; infinite as the addresses are static
 };
 

@@ -459,8 +459,8 @@ void UdpEngine::Impl::flush() {
         const int fd = flows_[idx].sock.get();
         std::size_t done = 0;
         while (done < run) {
-            const int n = sendmmsg(fd, &out_msgs_[i + done], static_cast<unsigned>(run - done),
-                                   MSG_DONTWAIT);
+            const int n =
+                sendmmsg(fd, &out_msgs_[i + done], static_cast<unsigned>(run - done), MSG_DONTWAIT);
             if (n > 0) {
                 done += static_cast<std::size_t>(n);
                 continue;
@@ -514,9 +514,8 @@ void UdpEngine::Impl::receive(Flow& f, std::uint32_t idx, UdpTime now) {
             in_msgs_[i].msg_hdr.msg_iov = &in_iov_[i];
             in_msgs_[i].msg_hdr.msg_iovlen = 1;
         }
-        const int n =
-            recvmmsg(f.sock.get(), in_msgs_.data(), static_cast<unsigned>(want), MSG_DONTWAIT,
-                     nullptr);
+        const int n = recvmmsg(f.sock.get(), in_msgs_.data(), static_cast<unsigned>(want),
+                               MSG_DONTWAIT, nullptr);
         if (n <= 0) {
             return;  // EAGAIN, or an error the error queue will explain
         }
@@ -539,7 +538,8 @@ void UdpEngine::Impl::receive(Flow& f, std::uint32_t idx, UdpTime now) {
                 continue;
             }
             if (kept != j) {
-                std::memmove(sink_.slot(kept).data() + hlen, sink_.slot(j).data() + hlen, m.msg_len);
+                std::memmove(sink_.slot(kept).data() + hlen, sink_.slot(j).data() + hlen,
+                             m.msg_len);
             }
             const Endpoints ep{f.key.addr, shown, f.key.port, port};
             const std::size_t len =
@@ -622,14 +622,13 @@ void UdpEngine::Impl::relay_unreachable(const Flow& f, const InAny& peer, std::u
     };
     put16(ip_end, f.key.port);
     put16(ip_end + 2, peer_port);
-    put16(ip_end + 4, static_cast<std::uint16_t>(std::min<std::size_t>(
-                          kUdpHeaderLen + payload_len, 0xffff)));
+    put16(ip_end + 4,
+          static_cast<std::uint16_t>(std::min<std::size_t>(kUdpHeaderLen + payload_len, 0xffff)));
     const auto quoted = std::span<const std::byte>(scratch).subspan(
         kEthHeaderLen, ip_end - kEthHeaderLen + kUdpHeaderLen);
     const std::size_t len = build_icmp_frame(
-        sink_.slot(0), cfg_.our_mac, ns_mac(), peer, f.key.addr,
-        v4 ? kIcmpUnreach : kIcmp6Unreach, v4 ? kIcmpPortUnreach : kIcmp6PortUnreach, 0, 0,
-        quoted);
+        sink_.slot(0), cfg_.our_mac, ns_mac(), peer, f.key.addr, v4 ? kIcmpUnreach : kIcmp6Unreach,
+        v4 ? kIcmpPortUnreach : kIcmp6PortUnreach, 0, 0, quoted);
     if (len > 0) {
         sink_.commit(1, &len);
         ++stats_.icmp_errors_to_ns;
@@ -652,20 +651,27 @@ UdpEngine::UdpEngine(const UdpConfig& cfg, FrameSink& sink, Poller& poller)
     : impl_(std::make_unique<Impl>(cfg, sink, poller)) {}
 UdpEngine::~UdpEngine() = default;
 
-void UdpEngine::on_datagram(const Endpoints& ep, std::span<const std::byte> payload,
-                            UdpTime now) {
+void UdpEngine::on_datagram(const Endpoints& ep, std::span<const std::byte> payload, UdpTime now) {
     impl_->on_datagram(ep, payload, now);
 }
 void UdpEngine::on_forwarded(const Endpoints& ep, const InAny& real_peer, int reply_fd,
                              std::span<const std::byte> payload, UdpTime now) {
     impl_->on_forwarded(ep, real_peer, reply_fd, payload, now);
 }
-void UdpEngine::flush(UdpTime /*now*/) { impl_->flush(); }
+void UdpEngine::flush(UdpTime /*now*/) {
+    impl_->flush();
+}
 void UdpEngine::on_socket_event(std::uint64_t token, std::uint32_t epoll_events, UdpTime now) {
     impl_->on_socket_event(token, epoll_events, now);
 }
-void UdpEngine::on_timer(UdpTime now) { impl_->on_timer(now); }
-const UdpEngine::Stats& UdpEngine::stats() const { return impl_->stats_; }
-std::size_t UdpEngine::active() const { return impl_->active_.size(); }
+void UdpEngine::on_timer(UdpTime now) {
+    impl_->on_timer(now);
+}
+const UdpEngine::Stats& UdpEngine::stats() const {
+    return impl_->stats_;
+}
+std::size_t UdpEngine::active() const {
+    return impl_->active_.size();
+}
 
 }  // namespace pastad::tap

@@ -31,11 +31,11 @@ using UdpTime = UdpClock::time_point;
 inline constexpr std::uint8_t kUdpTokenKind = 0x12;
 
 struct UdpConfig : AddressMapConfig {
-    Mac our_mac;                  // source MAC of frames to the namespace
-    const Mac* ns_mac = nullptr;  // read per frame; null: broadcast
-    std::size_t max_flows = 1024;  // beyond this, the least recently used flow is closed
+    Mac our_mac;                             // source MAC of frames to the namespace
+    const Mac* ns_mac = nullptr;             // read per frame; null: broadcast
+    std::size_t max_flows = 1024;            // beyond this, the least recently used flow is closed
     std::chrono::seconds idle_timeout{180};  // as pasta's UDP flows
-    std::optional<Ip4> outbound4;  // bound before use (port: the namespace's, else 0)
+    std::optional<Ip4> outbound4;            // bound before use (port: the namespace's, else 0)
     std::optional<Ip6> outbound6;
 };
 
@@ -48,9 +48,9 @@ public:
         std::uint64_t datagrams_to_ns = 0;
         std::uint64_t bytes_from_ns = 0;
         std::uint64_t bytes_to_ns = 0;
-        std::uint64_t send_errors = 0;     // sendmmsg() refused a datagram
-        std::uint64_t dropped_too_big = 0;  // host datagram larger than a frame slot
-        std::uint64_t dropped_unmapped = 0;  // from a loopback source nobody contacted
+        std::uint64_t send_errors = 0;        // sendmmsg() refused a datagram
+        std::uint64_t dropped_too_big = 0;    // host datagram larger than a frame slot
+        std::uint64_t dropped_unmapped = 0;   // from a loopback source nobody contacted
         std::uint64_t dropped_no_socket = 0;  // socket() or bind() failed
         std::uint64_t icmp_errors_to_ns = 0;  // port unreachable relayed
         std::uint64_t forwarded_to_ns = 0;    // from a forwarded port's client

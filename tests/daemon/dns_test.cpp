@@ -10,8 +10,12 @@
 namespace pastad {
 namespace {
 
-Ip4 a4(const char* s) { return *Ip4::parse(s); }
-Ip6 a6(const char* s) { return *Ip6::parse(s); }
+Ip4 a4(const char* s) {
+    return *Ip4::parse(s);
+}
+Ip6 a6(const char* s) {
+    return *Ip6::parse(s);
+}
 
 TEST(ResolvConfTest, NameserversAndLastSearchLineAreRead) {
     const auto rc = parse_resolv_conf(

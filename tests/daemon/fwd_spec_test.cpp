@@ -161,12 +161,26 @@ TEST(FwdSpecTest, RepeatedOptionsMakeOneGroupEach) {
 }
 
 TEST(FwdSpecTest, BadSpecsAreRejectedNamingTheSpec) {
-    const std::vector<std::string> bad = {
-        "0",           "70000",         "65536",      "10-5",          "8080-8089:80-88",
-        "80:0",        "abc",           "1.2.3/80",   "127.0.0.1/",    "80,,81",
-        "~10-20,~15",  "all,80",        "80:81:82",   "-5",            "5-",
-        "80:90-",      "~0",            "/80",        "%averyveryverylongname/80",
-        "1.2.3.4/none"};
+    const std::vector<std::string> bad = {"0",
+                                          "70000",
+                                          "65536",
+                                          "10-5",
+                                          "8080-8089:80-88",
+                                          "80:0",
+                                          "abc",
+                                          "1.2.3/80",
+                                          "127.0.0.1/",
+                                          "80,,81",
+                                          "~10-20,~15",
+                                          "all,80",
+                                          "80:81:82",
+                                          "-5",
+                                          "5-",
+                                          "80:90-",
+                                          "~0",
+                                          "/80",
+                                          "%averyveryverylongname/80",
+                                          "1.2.3.4/none"};
     for (const auto& spec : bad) {
         const auto msg = error_of('t', {spec});
         EXPECT_THAT(msg, ::testing::HasSubstr("'-t " + spec + "'")) << spec;

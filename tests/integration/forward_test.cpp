@@ -76,8 +76,8 @@ protected:
     }
     int fd_count() const {
         int n = 0;
-        for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(
-                 "/proc/" + std::to_string(pid_) + "/fd")) {
+        for ([[maybe_unused]] const auto& e :
+             std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/fd")) {
             ++n;
         }
         return n;
@@ -122,16 +122,18 @@ TEST_F(ForwardTest, NamespaceLoopbackReachesHostServer) {
 
 TEST_F(ForwardTest, AutoFollowsServerStartAndExit) {
     ASSERT_EQ(start("").status, 0) << "pasta's default for every option is auto";
-    sh(in_target("socat TCP-LISTEN:18123,reuseaddr,fork SYSTEM:'echo auto' >/dev/null 2>&1 & "
-                 "echo $! > " + temp("auto.pid")));
+    sh(
+        in_target("socat TCP-LISTEN:18123,reuseaddr,fork SYSTEM:'echo auto' >/dev/null 2>&1 & "
+                  "echo $! > " +
+                  temp("auto.pid")));
     const auto began = std::chrono::steady_clock::now();
     EXPECT_TRUE(eventually(
         [&] { return sh(in_host("socat -T1 - TCP:127.0.0.1:18123 </dev/null")).out == "auto\n"; },
         milliseconds(2500)));
     EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(3));
     sh("kill $(cat " + temp("auto.pid") + ")");
-    EXPECT_TRUE(eventually(
-        [&] { return sh(in_host("ss -Hlnt 'sport = :18123'")).out.empty(); }, milliseconds(2500)));
+    EXPECT_TRUE(eventually([&] { return sh(in_host("ss -Hlnt 'sport = :18123'")).out.empty(); },
+                           milliseconds(2500)));
 }
 
 TEST_F(ForwardTest, OneGibibyteEachWayThroughSpliceKeepsItsHash) {
@@ -238,13 +240,14 @@ TEST_F(ForwardTest, BadSpecIsRejectedNamingIt) {
 }
 
 TEST_F(ForwardTest, LowPortWithoutPrivilegeSaysHowToAllowIt) {
-    const auto probe = sh(sb_->in_host(
-        "setpriv --reuid=65534 --regid=65534 --clear-groups unshare -Ur true 2>&1"));
+    const auto probe = sh(
+        sb_->in_host("setpriv --reuid=65534 --regid=65534 --clear-groups unshare -Ur true 2>&1"));
     if (probe.status != 0) {
         GTEST_SKIP() << "unprivileged user namespaces are not available: " << probe.out;
     }
-    const auto r = sh(sb_->in_host("setpriv --reuid=65534 --regid=65534 --clear-groups " +
-                                   pastad_binary() + " -q -t 80 -u none -T none -U none -- true 2>&1"));
+    const auto r =
+        sh(sb_->in_host("setpriv --reuid=65534 --regid=65534 --clear-groups " + pastad_binary() +
+                        " -q -t 80 -u none -T none -U none -- true 2>&1"));
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.out.find("-t 80"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("net.ipv4.ip_unprivileged_port_start"), std::string::npos) << r.out;

@@ -135,7 +135,6 @@ TEST_F(LifecycleTest, RootlessSpawnGetsReflectedNetwork) {
     EXPECT_NE(r.out.find("2001:db8::2/64"), std::string::npos) << r.out;
 }
 
-
 TEST_F(LifecycleTest, HostWithoutUplinkStartsInLocalMode) {
     // The target namespace itself has no default route: nothing to reflect.
     const auto bare = sb_->new_target();
@@ -161,7 +160,6 @@ TEST_F(LifecycleTest, LogFileReceivesDaemonLines) {
     ::unlink(log.c_str());
     EXPECT_NE(content.find("was removed"), std::string::npos) << content;
 }
-
 
 TEST_F(LifecycleTest, SpawnedCommandNeverSeesLoopbackResolver) {
     // The host's only resolver is on its loopback (systemd-resolved style):

@@ -203,7 +203,8 @@ TEST_F(ServicesTest, UdpEchoOfTenThousandMixedDatagramsComesBackInOrder) {
     start_up_server(server, "203.0.113.10 7007");
     // The largest datagram one frame carries at the tap's MTU of 65520
     // (IPv4 fragments are not reassembled).
-    const auto r = in_pastad("--config-net", "python3 " + client + " 203.0.113.10 7007 10000 65492");
+    const auto r =
+        in_pastad("--config-net", "python3 " + client + " 203.0.113.10 7007 10000 65492");
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("echoed 10000"), std::string::npos) << r.out;
 }
@@ -212,7 +213,8 @@ TEST_F(ServicesTest, UdpEchoIpv6ComesBack) {
     const auto server = file("echo_server.py", kEchoServer);
     const auto client = file("echo_client.py", kEchoClient);
     start_up_server(server, "2001:db8:ff::10 7008");
-    const auto r = in_pastad("--config-net", "python3 " + client + " 2001:db8:ff::10 7008 500 65000");
+    const auto r =
+        in_pastad("--config-net", "python3 " + client + " 2001:db8:ff::10 7008 500 65000");
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("echoed 500"), std::string::npos) << r.out;
 }
@@ -263,10 +265,9 @@ TEST_F(ServicesTest, DnsForwardAddressIsAnsweredByHostResolver) {
     sh(sb_->in_host("sh -c " + quote("python3 " + server + " 127.0.0.53 " + dir_ +
                                      "/dns-ready >/dev/null 2>&1 &")));
     ASSERT_TRUE(eventually([&] { return ::access((dir_ + "/dns-ready").c_str(), F_OK) == 0; }));
-    const auto r = sh(sb_->in_host("env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " +
-                                   pastad_binary() +
-                                   " -q --config-net --dns-forward 169.254.1.1 -- python3 " +
-                                   client + " 169.254.1.1 2>&1"));
+    const auto r = sh(sb_->in_host(
+        "env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " + pastad_binary() +
+        " -q --config-net --dns-forward 169.254.1.1 -- python3 " + client + " 169.254.1.1 2>&1"));
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("from 169.254.1.1 answer 192.0.2.123"), std::string::npos) << r.out;
 }
@@ -298,24 +299,27 @@ TEST_F(ServicesTest, NoDhcpLeavesUdhcpcUnanswered) {
     const auto script = file("udhcpc.sh", "#!/bin/sh\nenv > " + dir_ + "/udhcpc-$1.env\n");
     sh("chmod +x " + script);
     const auto& ifn = sb_->veth_host;
-    const auto r = sh(sb_->in_host(
-        "timeout 60 " + pastad_binary() + " -q --no-dhcp -- sh -c " +
-        quote("ip link set " + ifn + " up && busybox udhcpc -i " + ifn + " -n -q -t 2 -T 1 -s " +
-              script) + " 2>&1"));
+    const auto r = sh(sb_->in_host("timeout 60 " + pastad_binary() + " -q --no-dhcp -- sh -c " +
+                                   quote("ip link set " + ifn + " up && busybox udhcpc -i " + ifn +
+                                         " -n -q -t 2 -T 1 -s " + script) +
+                                   " 2>&1"));
     EXPECT_NE(r.status, 0) << r.out;
     EXPECT_NE(::access((dir_ + "/udhcpc-bound.env").c_str(), F_OK), 0);
 }
 
 TEST_F(ServicesTest, SlaacGivesAddressInHostPrefixAndDefaultRoute) {
     const auto& ifn = sb_->veth_host;
-    const auto r = sh(sb_->in_host(
-        "timeout 60 " + pastad_binary() + " -q -- sh -c " +
-        quote("ip link set " + ifn + " up; for i in $(seq 100); do "
-              "ip -6 route show default | grep -q via && "
-              "ip -6 addr show dev " + ifn + " scope global | grep -v tentative | "
-              "grep -q 2001:db8:: && break; sleep 0.1; done; "
-              "ip -6 addr show dev " + ifn + " scope global; ip -6 route show default") +
-        " 2>&1"));
+    const auto r = sh(sb_->in_host("timeout 60 " + pastad_binary() + " -q -- sh -c " +
+                                   quote("ip link set " + ifn +
+                                         " up; for i in $(seq 100); do "
+                                         "ip -6 route show default | grep -q via && "
+                                         "ip -6 addr show dev " +
+                                         ifn +
+                                         " scope global | grep -v tentative | "
+                                         "grep -q 2001:db8:: && break; sleep 0.1; done; "
+                                         "ip -6 addr show dev " +
+                                         ifn + " scope global; ip -6 route show default") +
+                                   " 2>&1"));
     EXPECT_NE(r.out.find("inet6 2001:db8::"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("default via fe80::"), std::string::npos) << r.out;
 }
@@ -324,12 +328,16 @@ TEST_F(ServicesTest, Dhcpv6ClientGetsHostAddressAndDns) {
     const auto conf = file("resolv.conf", "nameserver 2001:db8::53\n");
     const auto client = file("dhcpv6.py", kDhcpv6Client);
     const auto& ifn = sb_->veth_host;
-    const auto r = sh(sb_->in_host(
-        "env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " + pastad_binary() + " -q -- sh -c " +
-        quote("ip link set " + ifn + " up; for i in $(seq 100); do "
-              "ip -6 addr show dev " + ifn + " scope link | grep -q tentative || break; "
-              "sleep 0.1; done; python3 " + client + " " + ifn) +
-        " 2>&1"));
+    const auto r = sh(sb_->in_host("env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " +
+                                   pastad_binary() + " -q -- sh -c " +
+                                   quote("ip link set " + ifn +
+                                         " up; for i in $(seq 100); do "
+                                         "ip -6 addr show dev " +
+                                         ifn +
+                                         " scope link | grep -q tentative || break; "
+                                         "sleep 0.1; done; python3 " +
+                                         client + " " + ifn) +
+                                   " 2>&1"));
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("type 7"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("addr 2001:db8::2\n"), std::string::npos) << r.out;

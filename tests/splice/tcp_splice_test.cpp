@@ -103,7 +103,8 @@ TEST_F(TcpSpliceTest, HalfClosePropagatesAndOtherDirectionContinues) {
     ASSERT_EQ(::read(p.client.get(), buf, sizeof(buf)), 4);
     ::close(p.server.release());
     EXPECT_EQ(::read(p.client.get(), buf, sizeof(buf)), 0);
-    EXPECT_TRUE(test::eventually_zero([&] { return loop_.run_on([&] { return splicer_.active(); }); }));
+    EXPECT_TRUE(
+        test::eventually_zero([&] { return loop_.run_on([&] { return splicer_.active(); }); }));
 }
 
 TEST_F(TcpSpliceTest, ResetPropagatesToTheOtherSide) {

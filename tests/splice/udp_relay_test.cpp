@@ -62,8 +62,8 @@ protected:
         char buf[2048];
         sockaddr_storage from{};
         socklen_t fl = sizeof(from);
-        const ssize_t n = ::recvfrom(server_.get(), buf, sizeof(buf), 0,
-                                     reinterpret_cast<sockaddr*>(&from), &fl);
+        const ssize_t n =
+            ::recvfrom(server_.get(), buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &fl);
         ::sendto(server_.get(), buf, static_cast<std::size_t>(n), 0,
                  reinterpret_cast<sockaddr*>(&from), fl);
         return std::string(buf, static_cast<std::size_t>(n));

@@ -116,8 +116,8 @@ TEST(DhcpServerTest, RequestForOurAddressGetsAck) {
     const DhcpServer s(config());
     Bytes out;
     bool bad = false;
-    const auto len =
-        serve(s, request({53, 1, 3, 50, 4, 198, 51, 100, 2, 54, 4, 198, 51, 100, 1, 255}), out, bad);
+    const auto len = serve(
+        s, request({53, 1, 3, 50, 4, 198, 51, 100, 2, 54, 4, 198, 51, 100, 1, 255}), out, bad);
     ASSERT_GT(len, 0u);
     EXPECT_EQ(option(reply_payload(out, len), 53), Bytes{std::byte{5}});
 }
@@ -168,7 +168,7 @@ TEST(DhcpServerTest, MalformedMessagesAreDroppedAndReported) {
 
 TEST(DomainNamesTest, EncodesLabelsAndSkipsInvalidNames) {
     const auto w = encode_domain_names({"a.example.", "bad..name", std::string(64, 'x'), "b"});
-    const Bytes want = {std::byte{1}, std::byte{'a'}, std::byte{7}, std::byte{'e'},
+    const Bytes want = {std::byte{1},   std::byte{'a'}, std::byte{7},   std::byte{'e'},
                         std::byte{'x'}, std::byte{'a'}, std::byte{'m'}, std::byte{'p'},
                         std::byte{'l'}, std::byte{'e'}, std::byte{0},   std::byte{1},
                         std::byte{'b'}, std::byte{0}};

@@ -46,8 +46,8 @@ Dhcpv6Server server() {
 }
 
 // SOLICIT, transaction 0x010203, client id 00 03 00 01 + MAC, IA_NA IAID 7.
-const Bytes kSolicit = msg({1, 1, 2, 3, 0, 1, 0, 10, 0, 3, 0, 1, 2, 0, 0, 0, 0, 0x42,
-                            0, 3, 0, 12, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0});
+const Bytes kSolicit = msg({1,    1, 2, 3, 0,  1, 0, 10, 0, 3, 0, 1, 2, 0, 0, 0, 0,
+                            0x42, 0, 3, 0, 12, 0, 0, 0,  7, 0, 0, 0, 0, 0, 0, 0, 0});
 
 bool contains(std::span<const std::byte> hay, const Bytes& needle) {
     return std::search(hay.begin(), hay.end(), needle.begin(), needle.end()) != hay.end();

@@ -154,8 +154,8 @@ TEST_F(IcmpEngineTest, IdleFlowExpires) {
     }
     IcmpEngine e(cfg_, sink_, poller_);
     const auto t0 = IcmpClock::now();
-    e.on_echo_request(InAny::from(*Ip4::parse("192.0.2.7")), InAny::from(*cfg_.gw4), 5, 1,
-                      Bytes(8), t0);
+    e.on_echo_request(InAny::from(*Ip4::parse("192.0.2.7")), InAny::from(*cfg_.gw4), 5, 1, Bytes(8),
+                      t0);
     ASSERT_EQ(e.active(), 1u);
     e.on_timer(t0 + std::chrono::seconds(59));
     EXPECT_EQ(e.active(), 1u);

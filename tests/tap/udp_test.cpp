@@ -49,8 +49,12 @@ public:
     std::map<int, std::uint64_t> tokens;
 };
 
-InAny v4(const char* s) { return InAny::from(*Ip4::parse(s)); }
-InAny v6(const char* s) { return InAny::from(*Ip6::parse(s)); }
+InAny v4(const char* s) {
+    return InAny::from(*Ip4::parse(s));
+}
+InAny v6(const char* s) {
+    return InAny::from(*Ip6::parse(s));
+}
 
 // A UDP socket on 127.0.0.1 with a kernel-chosen port.
 int loopback_socket(std::uint16_t& port) {

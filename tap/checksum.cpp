@@ -36,7 +36,10 @@ std::uint64_t sum_native(const std::byte* p, std::size_t n, std::uint64_t acc) {
         n -= 8;
     }
     std::uint64_t tail = 0;
-    std::memcpy(&tail, p, n);  // zero-padded, as RFC 1071 asks for odd lengths
+    if (n > 0) {
+        // An empty span may carry a null pointer, which memcpy must not see.
+        std::memcpy(&tail, p, n);  // zero-padded, as RFC 1071 asks for odd lengths
+    }
     acc += tail;
     acc += (acc < tail);
     return acc;

@@ -68,7 +68,8 @@ class Writer {
 public:
     explicit Writer(std::span<std::byte> b) : b_(b) {}
     void raw(std::span<const std::byte> v) {
-        if (room(v.size())) {
+        // An empty option value may come with a null pointer: copy nothing.
+        if (!v.empty() && room(v.size())) {
             std::memcpy(b_.data() + at_, v.data(), v.size());
             at_ += v.size();
         }

@@ -123,8 +123,7 @@ private:
     void close(std::uint32_t idx, const char* why);
     void explain_not_permitted();
     std::uint64_t token_of(std::uint32_t idx) const {
-        return (static_cast<std::uint64_t>(kIcmpTokenKind) << kTokenKindShift) |
-               (static_cast<std::uint64_t>(idx) << 32) | flows_[idx].gen;
+        return make_token(kIcmpTokenKind, idx, flows_[idx].gen);
     }
     const Mac& ns_mac() const { return cfg_.ns_mac ? *cfg_.ns_mac : kBroadcast; }
 

@@ -547,8 +547,7 @@ void TcpEngine::Impl::release(Conn& c, bool reset_host) {
 }
 
 std::uint64_t TcpEngine::Impl::token_of(const Conn& c) const {
-    return (static_cast<std::uint64_t>(kTcpTokenKind) << kTokenKindShift) |
-           (static_cast<std::uint64_t>(index_of(c)) << 32) | c.gen;
+    return make_token(kTcpTokenKind, index_of(c), c.gen);
 }
 
 void TcpEngine::Impl::mark_dirty(Conn& c) {

@@ -87,6 +87,13 @@ inline constexpr unsigned kTokenKindShift = 56;
 inline constexpr std::uint8_t token_kind(std::uint64_t token) {
     return static_cast<std::uint8_t>(token >> kTokenKindShift);
 }
+// A watch token: kind in bits 56-63, table index in 32-55, generation in
+// 0-31. Shared by every translator so the data plane can route on kind.
+inline constexpr std::uint64_t make_token(std::uint8_t kind, std::uint32_t index,
+                                          std::uint32_t gen) {
+    return (static_cast<std::uint64_t>(kind) << kTokenKindShift) |
+           (static_cast<std::uint64_t>(index) << 32) | gen;
+}
 
 class TcpEngine {
 public:

@@ -165,8 +165,7 @@ private:
     void relay_unreachable(const Flow& f, const InAny& peer, std::uint16_t peer_port,
                            std::size_t payload_len);
     std::uint64_t token_of(std::uint32_t idx) const {
-        return (static_cast<std::uint64_t>(kUdpTokenKind) << kTokenKindShift) |
-               (static_cast<std::uint64_t>(idx) << 32) | flows_[idx].gen;
+        return make_token(kUdpTokenKind, idx, flows_[idx].gen);
     }
     const Mac& ns_mac() const { return cfg_.ns_mac ? *cfg_.ns_mac : kBroadcast; }
 

@@ -24,8 +24,9 @@ namespace pastad {
 class IoHandler {
 public:
     virtual ~IoHandler() = default;
-    // One frame the namespace wrote to the tap; the bytes are valid only
-    // during the call.
+    // One frame the namespace wrote to the tap. The bytes stay valid and
+    // unchanged until the next on_batch_end() returns; a back end that runs
+    // out of receive space mid-batch calls on_batch_end() first.
     virtual void on_frame(std::span<const std::byte> frame) = 0;
     // A watched socket is ready: level-triggered, as with epoll's default.
     virtual void on_socket(std::uint64_t token, std::uint32_t epoll_events) = 0;

@@ -128,9 +128,11 @@ public:
     TcpEngine& operator=(const TcpEngine&) = delete;
 
     // A TCP segment the namespace sent, parsed and checksum-verified. `ep` is
-    // as the namespace sees it (ns_* its source). `seg.payload` is read during
-    // the call only. Answers that must not wait (RST, SYN-ACK, duplicate ACKs)
-    // go to the sink at once; ordinary ACKs wait for flush().
+    // as the namespace sees it (ns_* its source). `seg.payload` must stay
+    // valid and unchanged until the next flush() returns: in-order payload is
+    // gathered by reference and sent to the socket there. Answers that must
+    // not wait (RST, SYN-ACK, duplicate ACKs) go to the sink at once;
+    // ordinary ACKs wait for flush().
     void on_segment(const Endpoints& ep, const TcpSegment& seg, TcpTime now);
 
     // Ends a batch of on_segment() calls: consumes acknowledged socket data,

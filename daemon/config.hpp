@@ -86,8 +86,12 @@ struct Config {
     std::optional<Ip6> dns_host6;
     std::vector<std::string> search;  // -S
     bool search_none = false;         // -S none
-    bool no_dhcp_dns = false;
-    bool no_dhcp_search = false;
+    // Announce the nameservers (DHCP option 6, DHCPv6 option 23, RA RDNSS)
+    // and the search list (DHCP 119, DHCPv6 24, RA DNSSL): pasta's namespace
+    // mode does neither unless --dhcp-dns / --dhcp-search ask for it.
+    // --no-dhcp-dns and --no-dhcp-search set them back to false.
+    bool dhcp_dns = false;
+    bool dhcp_search = false;
 
     // Protocols and services.
     bool no_tcp = false, no_udp = false, no_icmp = false;

@@ -111,12 +111,9 @@ tap::NdpConfig DataPlane::ndp_config(const Config& cfg, const NetPlan& plan) con
     // Addresses and configuration from DHCPv6 too, unless it is off.
     n.managed = !cfg.no_dhcpv6;
     n.other = !cfg.no_dhcpv6;
-    if (!cfg.no_dhcp_dns) {
-        n.rdnss = dns_.ns6;
-    }
-    if (!cfg.no_dhcp_search) {
-        n.dnssl = dns_.search;
-    }
+    const DnsAnnouncement told = announced_dns(cfg, dns_);
+    n.rdnss = told.ns6;
+    n.dnssl = told.search;
     return n;
 }
 
@@ -131,12 +128,9 @@ std::optional<tap::DhcpServer> DataPlane::dhcp_server(const Config& cfg,
     d.prefix_len = plan.addrs4.front().len;
     d.router = plan.gw4;
     d.server = plan.gw4.value_or(d.addr);
-    if (!cfg.no_dhcp_dns) {
-        d.dns = dns_.ns4;
-    }
-    if (!cfg.no_dhcp_search) {
-        d.search = dns_.search;
-    }
+    const DnsAnnouncement told = announced_dns(cfg, dns_);
+    d.dns = told.ns4;
+    d.search = told.search;
     d.mtu = plan.mtu;
     return tap::DhcpServer(d);
 }
@@ -148,12 +142,9 @@ tap::Dhcpv6Server DataPlane::dhcpv6_server(const Config& cfg, const NetPlan& pla
     if (!plan.addrs6.empty()) {
         d.addr = plan.addrs6.front().addr;
     }
-    if (!cfg.no_dhcp_dns) {
-        d.dns = dns_.ns6;
-    }
-    if (!cfg.no_dhcp_search) {
-        d.search = dns_.search;
-    }
+    const DnsAnnouncement told = announced_dns(cfg, dns_);
+    d.dns = told.ns6;
+    d.search = told.search;
     return tap::Dhcpv6Server(d);
 }
 

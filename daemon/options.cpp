@@ -70,7 +70,9 @@ enum LongOnly : int {
     kMapGuestAddr,
     kDnsForward,
     kDnsHost,
+    kDhcpDns,
     kNoDhcpDns,
+    kDhcpSearch,
     kNoDhcpSearch,
     kNoTcp,
     kNoUdp,
@@ -85,8 +87,6 @@ enum LongOnly : int {
     kIoBackend,
     kStats,
     kFqdn,
-    kDhcpDns,
-    kDhcpSearch,
     kSpliceOnly,
     kChrootFallback,
     kPrintCapabilities,
@@ -153,8 +153,10 @@ constexpr OptionSpec kOptions[] = {
     {"dns-forward", kDnsForward, "ADDR", Group::Dns, "send DNS for ADDR to the host's resolver"},
     {"dns-host", kDnsHost, "ADDR", Group::Dns, "host resolver for --dns-forward"},
     {"search", 'S', "LIST|none", Group::Dns, "DNS search domains, space-separated"},
-    {"no-dhcp-dns", kNoDhcpDns, nullptr, Group::Dns, "announce no nameservers (DHCP, DHCPv6, NDP)"},
-    {"no-dhcp-search", kNoDhcpSearch, nullptr, Group::Dns, "announce no search list"},
+    {"dhcp-dns", kDhcpDns, nullptr, Group::Dns, "announce nameservers (DHCP, DHCPv6, NDP)"},
+    {"no-dhcp-dns", kNoDhcpDns, nullptr, Group::Dns, "announce no nameservers (the default)"},
+    {"dhcp-search", kDhcpSearch, nullptr, Group::Dns, "announce the search list"},
+    {"no-dhcp-search", kNoDhcpSearch, nullptr, Group::Dns, "announce no search list (the default)"},
 
     {"no-tcp", kNoTcp, nullptr, Group::Protocol, "disable TCP"},
     {"no-udp", kNoUdp, nullptr, Group::Protocol, "disable UDP"},
@@ -181,8 +183,6 @@ constexpr OptionSpec kOptions[] = {
     {"fd", 'F', "FD", Group::Unsupported, "use FD as the connected tap socket"},
     {"hostname", 'H', "NAME", Group::Unsupported, "host name sent in DHCP"},
     {"fqdn", kFqdn, "NAME", Group::Unsupported, "FQDN sent in DHCP and DHCPv6"},
-    {"dhcp-dns", kDhcpDns, nullptr, Group::Unsupported, "announce nameservers (DHCP, DHCPv6, NDP)"},
-    {"dhcp-search", kDhcpSearch, nullptr, Group::Unsupported, "announce the search list"},
     {"splice-only", kSpliceOnly, nullptr, Group::Unsupported,
      "no tap; forward loopback traffic only"},
     {"chroot-fallback", kChrootFallback, nullptr, Group::Unsupported,
@@ -825,11 +825,15 @@ void Parser::apply_dns(const OptionSpec& s, std::string_view arg) {
             }
             apply_search(s, arg);
             return;
+        // pasta refuses the --no- forms in its namespace mode, where they
+        // are the default; pastad accepts them as that default, stated.
+        case kDhcpDns:
         case kNoDhcpDns:
-            c_.no_dhcp_dns = true;
+            c_.dhcp_dns = s.val == kDhcpDns;
             return;
+        case kDhcpSearch:
         case kNoDhcpSearch:
-            c_.no_dhcp_search = true;
+            c_.dhcp_search = s.val == kDhcpSearch;
             return;
     }
 }

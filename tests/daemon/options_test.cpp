@@ -510,10 +510,34 @@ TEST(OptionsTest, SearchListSplitsAndNoneClears) {
     EXPECT_THAT(error_of({"-S", std::string(254, 'a')}), HasSubstr("longer than 253"));
 }
 
-TEST(OptionsTest, DhcpAnnouncementFlags) {
+TEST(OptionsTest, DnsIsNotAnnouncedByDefault) {
+    const auto c = config({});
+    EXPECT_FALSE(c.dhcp_dns);
+    EXPECT_FALSE(c.dhcp_search);
+}
+
+TEST(OptionsTest, DhcpDnsAndDhcpSearchTurnAnnouncementsOn) {
+    const auto c = config({"--dhcp-dns", "--dhcp-search"});
+    EXPECT_TRUE(c.dhcp_dns);
+    EXPECT_TRUE(c.dhcp_search);
+    EXPECT_TRUE(config({"--dhcp-dns"}).dhcp_dns);
+    EXPECT_FALSE(config({"--dhcp-dns"}).dhcp_search);
+}
+
+// The --no- forms, passt-mode options pasta refuses, are accepted as the
+// explicit default; the last of a pair counts.
+TEST(OptionsTest, NoDhcpDnsAndNoDhcpSearchAreTheDefaultStated) {
     const auto c = config({"--no-dhcp-dns", "--no-dhcp-search"});
-    EXPECT_TRUE(c.no_dhcp_dns);
-    EXPECT_TRUE(c.no_dhcp_search);
+    EXPECT_FALSE(c.dhcp_dns);
+    EXPECT_FALSE(c.dhcp_search);
+    const auto last = config({"--dhcp-dns", "--no-dhcp-dns", "--no-dhcp-search", "--dhcp-search"});
+    EXPECT_FALSE(last.dhcp_dns);
+    EXPECT_TRUE(last.dhcp_search);
+}
+
+TEST(OptionsTest, DhcpDnsTakesNoValue) {
+    EXPECT_EQ(error_of({"--dhcp-dns=1"}), "option '--dhcp-dns' doesn't allow an argument");
+    EXPECT_EQ(error_of({"--dhcp-search=x"}), "option '--dhcp-search' doesn't allow an argument");
 }
 
 TEST(OptionsTest, ProtocolFlagsAreSet) {
@@ -559,29 +583,12 @@ TEST(OptionsTest, IoBackendChoices) {
 }
 
 TEST(OptionsTest, UnsupportedOptionsAreListedOnceInOrder) {
-    const auto p = parse({"-e",
-                          "--stats",
-                          "5",
-                          "-c",
-                          "/tmp/ctl",
-                          "-F",
-                          "5",
-                          "-H",
-                          "box",
-                          "--fqdn",
-                          "box.example",
-                          "--dhcp-dns",
-                          "--dhcp-search",
-                          "--splice-only",
-                          "--chroot-fallback",
-                          "--print-capabilities",
-                          "--repair-path",
-                          "none",
-                          "--stderr",
-                          "-f"});
-    EXPECT_THAT(p.unsupported, ElementsAre("stderr", "stats", "conf-path", "fd", "hostname", "fqdn",
-                                           "dhcp-dns", "dhcp-search", "splice-only",
-                                           "chroot-fallback", "print-capabilities", "repair-path"));
+    const auto p = parse({"-e", "--stats", "5", "-c", "/tmp/ctl", "-F", "5", "-H", "box", "--fqdn",
+                          "box.example", "--splice-only", "--chroot-fallback",
+                          "--print-capabilities", "--repair-path", "none", "--stderr", "-f"});
+    EXPECT_THAT(p.unsupported,
+                ElementsAre("stderr", "stats", "conf-path", "fd", "hostname", "fqdn", "splice-only",
+                            "chroot-fallback", "print-capabilities", "repair-path"));
     EXPECT_TRUE(p.config.foreground);
 }
 

@@ -185,6 +185,32 @@ protected:
                                quote(cmd) + " 2>&1"));
     }
 
+    // Runs the DHCPv6 client above in a namespace pastad spawns with `opts`,
+    // the host's resolv.conf naming 2001:db8::53.
+    CmdResult dhcpv6_exchange(const std::string& opts);
+
+    bool have_udhcpc() {
+        return sh("busybox udhcpc --help >/dev/null 2>&1; busybox --list | grep -qx udhcpc")
+                   .status == 0;
+    }
+
+    // Runs busybox udhcpc in a namespace pastad spawns with `opts`, the
+    // host's resolv.conf naming 192.0.2.53 and example.test; returns the
+    // environment udhcpc gave its script on "bound", empty if it never bound.
+    std::string udhcpc_env(const std::string& opts, CmdResult& r) {
+        const auto conf = file("resolv.conf", "nameserver 192.0.2.53\nsearch example.test\n");
+        const auto script = file("udhcpc.sh", "#!/bin/sh\nenv > " + dir_ + "/udhcpc-$1.env\n");
+        sh("chmod +x " + script);
+        const auto& ifn = sb_->veth_host;
+        r = sh(sb_->in_host("env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " + pastad_binary() +
+                            " -q " + opts + " -- sh -c " +
+                            quote("ip link set " + ifn + " up && busybox udhcpc -i " + ifn +
+                                  " -n -q -s " + script) +
+                            " 2>&1"));
+        std::ifstream env(dir_ + "/udhcpc-bound.env");
+        return std::string((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+    }
+
     std::unique_ptr<Sandbox> sb_;
     std::string dir_;
     int servers_ = 0;
@@ -290,26 +316,44 @@ TEST_F(ServicesTest, DnsForwardAddressIsAnsweredByHostResolver) {
 }
 
 TEST_F(ServicesTest, UdhcpcGetsAddressRouterAndDns) {
-    if (sh("busybox udhcpc --help >/dev/null 2>&1; busybox --list | grep -qx udhcpc").status != 0) {
+    if (!have_udhcpc()) {
         GTEST_SKIP() << "needs busybox udhcpc";
     }
-    const auto conf = file("resolv.conf", "nameserver 192.0.2.53\nsearch example.test\n");
-    const auto script = file("udhcpc.sh", "#!/bin/sh\nenv > " + dir_ + "/udhcpc-$1.env\n");
-    sh("chmod +x " + script);
-    const auto& ifn = sb_->veth_host;
-    const auto r = sh(sb_->in_host(
-        "env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " + pastad_binary() + " -q -- sh -c " +
-        quote("ip link set " + ifn + " up && busybox udhcpc -i " + ifn + " -n -q -s " + script) +
-        " 2>&1"));
+    CmdResult r;
+    const std::string got = udhcpc_env("--dhcp-dns --dhcp-search", r);
     EXPECT_EQ(r.status, 0) << r.out;
-    std::ifstream env(dir_ + "/udhcpc-bound.env");
-    const std::string got((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
     EXPECT_NE(got.find("ip=198.51.100.2\n"), std::string::npos) << got << r.out;
     EXPECT_NE(got.find("subnet=255.255.255.0\n"), std::string::npos) << got;
     EXPECT_NE(got.find("router=198.51.100.1"), std::string::npos) << got;
     EXPECT_NE(got.find("dns=192.0.2.53"), std::string::npos) << got;
     EXPECT_NE(got.find("search=example.test"), std::string::npos) << got;
     EXPECT_NE(got.find("mtu=65520"), std::string::npos) << got;
+}
+
+// pasta's namespace mode default: an address and a router, but neither
+// nameservers nor search domains unless --dhcp-dns / --dhcp-search.
+TEST_F(ServicesTest, UdhcpcGetsNoDnsByDefault) {
+    if (!have_udhcpc()) {
+        GTEST_SKIP() << "needs busybox udhcpc";
+    }
+    CmdResult r;
+    const std::string got = udhcpc_env("", r);
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(got.find("ip=198.51.100.2\n"), std::string::npos) << got << r.out;
+    EXPECT_NE(got.find("router=198.51.100.1"), std::string::npos) << got;
+    EXPECT_EQ(got.find("dns="), std::string::npos) << got;
+    EXPECT_EQ(got.find("search="), std::string::npos) << got;
+}
+
+TEST_F(ServicesTest, UdhcpcGetsSearchListWithoutNameservers) {
+    if (!have_udhcpc()) {
+        GTEST_SKIP() << "needs busybox udhcpc";
+    }
+    CmdResult r;
+    const std::string got = udhcpc_env("--dhcp-search", r);
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(got.find("dns="), std::string::npos) << got;
+    EXPECT_NE(got.find("search=example.test"), std::string::npos) << got;
 }
 
 TEST_F(ServicesTest, NoDhcpLeavesUdhcpcUnanswered) {
@@ -342,23 +386,34 @@ TEST_F(ServicesTest, SlaacGivesAddressInHostPrefixAndDefaultRoute) {
 }
 
 TEST_F(ServicesTest, Dhcpv6ClientGetsHostAddressAndDns) {
-    const auto conf = file("resolv.conf", "nameserver 2001:db8::53\n");
-    const auto client = file("dhcpv6.py", kDhcpv6Client);
-    const auto& ifn = sb_->veth_host;
-    const auto r = sh(sb_->in_host("env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " +
-                                   pastad_binary() + " -q -- sh -c " +
-                                   quote("ip link set " + ifn +
-                                         " up; for i in $(seq 100); do "
-                                         "ip -6 addr show dev " +
-                                         ifn +
-                                         " scope link | grep -q tentative || break; "
-                                         "sleep 0.1; done; python3 " +
-                                         client + " " + ifn) +
-                                   " 2>&1"));
+    const auto r = dhcpv6_exchange("--dhcp-dns");
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("type 7"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("addr 2001:db8::2\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("dns 2001:db8::53"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, Dhcpv6ClientGetsNoDnsByDefault) {
+    const auto r = dhcpv6_exchange("");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("addr 2001:db8::2\n"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("dns "), std::string::npos) << r.out;
+}
+
+CmdResult ServicesTest::dhcpv6_exchange(const std::string& opts) {
+    const auto conf = file("resolv.conf", "nameserver 2001:db8::53\n");
+    const auto client = file("dhcpv6.py", kDhcpv6Client);
+    const auto& ifn = sb_->veth_host;
+    return sh(sb_->in_host("env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " + pastad_binary() +
+                           " -q " + opts + " -- sh -c " +
+                           quote("ip link set " + ifn +
+                                 " up; for i in $(seq 100); do "
+                                 "ip -6 addr show dev " +
+                                 ifn +
+                                 " scope link | grep -q tentative || break; "
+                                 "sleep 0.1; done; python3 " +
+                                 client + " " + ifn) +
+                           " 2>&1"));
 }
 
 }  // namespace

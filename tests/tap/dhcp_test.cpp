@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <vector>
@@ -112,6 +113,24 @@ TEST(DhcpServerTest, DiscoverGetsOfferWithConfiguration) {
     EXPECT_EQ(std::to_integer<int>(search[0]), 7);
 }
 
+// What pastad hands the server by default, as pasta's namespace mode does:
+// no nameservers, no search list (daemon/dns.hpp, announced_dns()).
+TEST(DhcpServerTest, NoNameserversOrSearchListLeavesTheirOptionsOut) {
+    auto c = config();
+    c.dns.clear();
+    c.search.clear();
+    const DhcpServer s(c);
+    Bytes out;
+    bool bad = true;
+    const auto len = serve(s, request({53, 1, 1, 55, 3, 6, 119, 15, 255}), out, bad);
+    ASSERT_GT(len, 0u);
+    const auto m = reply_payload(out, len);
+    EXPECT_EQ(option(m, 53), Bytes{std::byte{2}});
+    EXPECT_TRUE(option(m, 6).empty());
+    EXPECT_TRUE(option(m, 119).empty());
+    EXPECT_EQ(option(m, 3).size(), 4u);
+}
+
 TEST(DhcpServerTest, RequestForOurAddressGetsAck) {
     const DhcpServer s(config());
     Bytes out;
@@ -206,6 +225,28 @@ TEST(RaDnsOptionsTest, RouterAdvertisementCarriesRdnssAndDnssl) {
     }
     EXPECT_TRUE(rdnss);
     EXPECT_TRUE(dnssl);
+}
+
+TEST(RaDnsOptionsTest, NoNameserversOrSearchListLeavesRdnssAndDnsslOut) {
+    NdpConfig c;
+    c.mac = kOurMac;
+    const NdpResponder ndp(c);
+    Bytes out(2048);
+    const auto len = ndp.build_ra(out);
+    ASSERT_GT(len, 0u);
+    DropReason why;
+    const auto f = parse_frame({out.data(), len}, why);
+    ASSERT_TRUE(f);
+    const auto p = parse_icmpv6(*f, why);
+    ASSERT_TRUE(p) << to_string(why);
+    for (std::size_t i = 8; i + 1 < p->data.size();) {
+        const auto type = std::to_integer<int>(p->data[i]);
+        const auto units = std::to_integer<std::size_t>(p->data[i + 1]);
+        ASSERT_GT(units, 0u);
+        EXPECT_NE(type, 25);
+        EXPECT_NE(type, 31);
+        i += 8 * units;
+    }
 }
 
 }  // namespace

@@ -92,6 +92,8 @@ struct Config {
     // --no-dhcp-dns and --no-dhcp-search set them back to false.
     bool dhcp_dns = false;
     bool dhcp_search = false;
+    std::string hostname;  // -H: DHCP option 12; empty: none
+    std::string fqdn;      // --fqdn: DHCP option 81, DHCPv6 option 39; empty: none
 
     // Protocols and services.
     bool no_tcp = false, no_udp = false, no_icmp = false;

@@ -132,6 +132,8 @@ std::optional<tap::DhcpServer> DataPlane::dhcp_server(const Config& cfg,
     d.dns = told.ns4;
     d.search = told.search;
     d.mtu = plan.mtu;
+    d.hostname = cfg.hostname;
+    d.fqdn = cfg.fqdn;
     return tap::DhcpServer(d);
 }
 
@@ -145,6 +147,7 @@ tap::Dhcpv6Server DataPlane::dhcpv6_server(const Config& cfg, const NetPlan& pla
     const DnsAnnouncement told = announced_dns(cfg, dns_);
     d.dns = told.ns6;
     d.search = told.search;
+    d.fqdn = cfg.fqdn;
     return tap::Dhcpv6Server(d);
 }
 

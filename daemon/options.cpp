@@ -157,6 +157,8 @@ constexpr OptionSpec kOptions[] = {
     {"no-dhcp-dns", kNoDhcpDns, nullptr, Group::Dns, "announce no nameservers (the default)"},
     {"dhcp-search", kDhcpSearch, nullptr, Group::Dns, "announce the search list"},
     {"no-dhcp-search", kNoDhcpSearch, nullptr, Group::Dns, "announce no search list (the default)"},
+    {"hostname", 'H', "NAME", Group::Dns, "host name to send over DHCP (option 12)"},
+    {"fqdn", kFqdn, "NAME", Group::Dns, "FQDN to send over DHCP (81) and DHCPv6 (39)"},
 
     {"no-tcp", kNoTcp, nullptr, Group::Protocol, "disable TCP"},
     {"no-udp", kNoUdp, nullptr, Group::Protocol, "disable UDP"},
@@ -181,8 +183,6 @@ constexpr OptionSpec kOptions[] = {
     {"stats", kStats, "DELAY", Group::Unsupported, "print event statistics every DELAY seconds"},
     {"conf-path", 'c', "PATH", Group::Unsupported, "control socket for pesto"},
     {"fd", 'F', "FD", Group::Unsupported, "use FD as the connected tap socket"},
-    {"hostname", 'H', "NAME", Group::Unsupported, "host name sent in DHCP"},
-    {"fqdn", kFqdn, "NAME", Group::Unsupported, "FQDN sent in DHCP and DHCPv6"},
     {"splice-only", kSpliceOnly, nullptr, Group::Unsupported,
      "no tap; forward loopback traffic only"},
     {"chroot-fallback", kChrootFallback, nullptr, Group::Unsupported,
@@ -362,6 +362,29 @@ void check_ifname(const OptionSpec& s, std::string_view name) {
 void check_path(const OptionSpec& s, std::string_view path) {
     if (path.empty() || path.size() >= PATH_MAX) {
         fail_value(s, "path", path, "must be 1..4095 characters");
+    }
+}
+
+// --fqdn NAME travels in DNS wire format (RFC 1035 section 3.1), so unlike
+// pasta, which would send a mangled name, pastad refuses names that format
+// cannot carry. Empty sends none; one trailing dot is allowed.
+void check_fqdn(const OptionSpec& s, std::string_view name) {
+    if (name.size() > kMaxDomain) {
+        fail_value(s, "domain name", name, "longer than 253 characters");
+    }
+    std::string_view rest = name;
+    if (!rest.empty() && rest.back() == '.') {
+        rest.remove_suffix(1);
+    }
+    while (!name.empty()) {
+        const std::size_t dot = std::min(rest.find('.'), rest.size());
+        if (dot == 0 || dot > 63) {
+            fail_value(s, "domain name", name, "each label must be 1..63 characters");
+        }
+        if (dot == rest.size()) {
+            break;
+        }
+        rest.remove_prefix(dot + 1);
     }
 }
 
@@ -835,6 +858,17 @@ void Parser::apply_dns(const OptionSpec& s, std::string_view arg) {
         case kNoDhcpSearch:
             c_.dhcp_search = s.val == kDhcpSearch;
             return;
+        case 'H':
+            // An empty name sends none, as in pasta.
+            if (arg.size() > kMaxDomain) {
+                fail_value(s, "host name", arg, "longer than 253 characters");
+            }
+            c_.hostname = arg;
+            return;
+        case kFqdn:
+            check_fqdn(s, arg);
+            c_.fqdn = arg;
+            return;
     }
 }
 
@@ -947,12 +981,6 @@ void Parser::apply_unsupported(const OptionSpec& s, std::string_view arg) {
         }
         case 'c':
             check_path(s, arg);
-            break;
-        case 'H':
-        case kFqdn:
-            if (arg.empty() || arg.size() > kMaxDomain) {
-                fail_value(s, "name", arg, "must be 1..253 characters");
-            }
             break;
         case kRepairPath:
             if (arg != "none") {

@@ -540,6 +540,41 @@ TEST(OptionsTest, DhcpDnsTakesNoValue) {
     EXPECT_EQ(error_of({"--dhcp-search=x"}), "option '--dhcp-search' doesn't allow an argument");
 }
 
+TEST(OptionsTest, HostnameAndFqdnAreStored) {
+    const auto c = config({"-H", "box", "--fqdn", "box.example.test"});
+    EXPECT_EQ(c.hostname, "box");
+    EXPECT_EQ(c.fqdn, "box.example.test");
+    EXPECT_TRUE(config({}).hostname.empty());
+    EXPECT_TRUE(config({}).fqdn.empty());
+    EXPECT_EQ(config({"--hostname=a", "-H", "b"}).hostname, "b");
+    EXPECT_EQ(config({"--fqdn", "host.example."}).fqdn, "host.example.");
+    EXPECT_EQ(config({"-H", std::string(253, 'h')}).hostname.size(), 253u);
+}
+
+// As in pasta, an empty name sends none; it also clears an earlier one.
+TEST(OptionsTest, EmptyHostnameOrFqdnSendsNone) {
+    EXPECT_TRUE(config({"-H", "box", "--hostname="}).hostname.empty());
+    EXPECT_TRUE(config({"--fqdn", "a.example", "--fqdn="}).fqdn.empty());
+}
+
+TEST(OptionsTest, HostnameOrFqdnTooLongIsRejected) {
+    EXPECT_EQ(error_of({"-H", std::string(254, 'h')}),
+              "invalid host name '" + std::string(254, 'h') +
+                  "' for -H/--hostname: longer than 253 characters");
+    EXPECT_THAT(error_of({"--fqdn", std::string(254, 'a')}),
+                HasSubstr("for --fqdn: longer than 253 characters"));
+}
+
+TEST(OptionsTest, FqdnWithBadLabelIsRejected) {
+    EXPECT_THAT(error_of({"--fqdn", "a..example"}),
+                HasSubstr("invalid domain name 'a..example' for --fqdn: each label must be"));
+    EXPECT_THAT(error_of({"--fqdn", ".example"}), HasSubstr("each label must be 1..63"));
+    EXPECT_THAT(error_of({"--fqdn", "."}), HasSubstr("each label must be 1..63"));
+    EXPECT_THAT(error_of({"--fqdn", std::string(64, 'a') + ".example"}),
+                HasSubstr("each label must be 1..63"));
+    EXPECT_EQ(error_of({"--fqdn", std::string(63, 'a') + ".example"}), "");
+}
+
 TEST(OptionsTest, ProtocolFlagsAreSet) {
     const auto c = config({"--no-tcp", "--no-udp", "--no-icmp", "--no-dhcp", "--no-ndp",
                            "--no-dhcpv6", "--no-ra", "--no-splice", "--freebind"});
@@ -583,20 +618,17 @@ TEST(OptionsTest, IoBackendChoices) {
 }
 
 TEST(OptionsTest, UnsupportedOptionsAreListedOnceInOrder) {
-    const auto p = parse({"-e", "--stats", "5", "-c", "/tmp/ctl", "-F", "5", "-H", "box", "--fqdn",
-                          "box.example", "--splice-only", "--chroot-fallback",
-                          "--print-capabilities", "--repair-path", "none", "--stderr", "-f"});
-    EXPECT_THAT(p.unsupported,
-                ElementsAre("stderr", "stats", "conf-path", "fd", "hostname", "fqdn", "splice-only",
-                            "chroot-fallback", "print-capabilities", "repair-path"));
+    const auto p = parse({"-e", "--stats", "5", "-c", "/tmp/ctl", "-F", "5", "--splice-only",
+                          "--chroot-fallback", "--print-capabilities", "--repair-path", "none",
+                          "--stderr", "-f"});
+    EXPECT_THAT(p.unsupported, ElementsAre("stderr", "stats", "conf-path", "fd", "splice-only",
+                                           "chroot-fallback", "print-capabilities", "repair-path"));
     EXPECT_TRUE(p.config.foreground);
 }
 
 TEST(OptionsTest, UnsupportedOptionsCheckTheirArguments) {
     EXPECT_THAT(error_of({"--stats", "soon"}), HasSubstr("invalid delay 'soon' for --stats"));
     EXPECT_THAT(error_of({"-F", "2"}), HasSubstr("invalid file descriptor '2' for -F/--fd"));
-    EXPECT_THAT(error_of({"--hostname="}), HasSubstr("for -H/--hostname"));
-    EXPECT_THAT(error_of({"--fqdn", std::string(254, 'a')}), HasSubstr("for --fqdn"));
     EXPECT_THAT(error_of({"--conf-path="}), HasSubstr("for -c/--conf-path"));
     EXPECT_THAT(error_of({"--repair-path", "/tmp/r"}), HasSubstr("for --repair-path"));
 }

@@ -115,7 +115,7 @@ print('from', peer[0], 'answer', '.'.join(str(b) for b in r[-4:]))
 )";
 
 // A DHCPv6 client: SOLICIT with Rapid Commit and an IA_NA; prints the
-// address of the REPLY's IA_NA and the DNS servers.
+// address of the REPLY's IA_NA, the DNS servers and the client FQDN.
 constexpr const char* kDhcpv6Client = R"(
 import socket, struct, sys, ipaddress
 ifname = sys.argv[1]
@@ -140,6 +140,8 @@ for code, v in walk(r[4:]):
             if c2 == 5: print('addr', ipaddress.IPv6Address(v2[:16]))
     if code == 23:
         print('dns', ipaddress.IPv6Address(v[:16]))
+    if code == 39:
+        print('fqdn', v.hex())
 )";
 
 class ServicesTest : public ::testing::Test {
@@ -320,8 +322,9 @@ TEST_F(ServicesTest, UdhcpcGetsAddressRouterAndDns) {
         GTEST_SKIP() << "needs busybox udhcpc";
     }
     CmdResult r;
-    const std::string got = udhcpc_env("--dhcp-dns --dhcp-search", r);
+    const std::string got = udhcpc_env("--dhcp-dns --dhcp-search -H ns-box", r);
     EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(got.find("hostname=ns-box\n"), std::string::npos) << got;
     EXPECT_NE(got.find("ip=198.51.100.2\n"), std::string::npos) << got << r.out;
     EXPECT_NE(got.find("subnet=255.255.255.0\n"), std::string::npos) << got;
     EXPECT_NE(got.find("router=198.51.100.1"), std::string::npos) << got;
@@ -343,6 +346,7 @@ TEST_F(ServicesTest, UdhcpcGetsNoDnsByDefault) {
     EXPECT_NE(got.find("router=198.51.100.1"), std::string::npos) << got;
     EXPECT_EQ(got.find("dns="), std::string::npos) << got;
     EXPECT_EQ(got.find("search="), std::string::npos) << got;
+    EXPECT_EQ(got.find("hostname="), std::string::npos) << got;
 }
 
 TEST_F(ServicesTest, UdhcpcGetsSearchListWithoutNameservers) {
@@ -398,6 +402,14 @@ TEST_F(ServicesTest, Dhcpv6ClientGetsNoDnsByDefault) {
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("addr 2001:db8::2\n"), std::string::npos) << r.out;
     EXPECT_EQ(r.out.find("dns "), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("fqdn "), std::string::npos) << r.out;
+}
+
+// Option 39 as the client reads it off the wire: flags 0, then "ns.test".
+TEST_F(ServicesTest, Dhcpv6ClientGetsFqdn) {
+    const auto r = dhcpv6_exchange("--fqdn ns.test");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("fqdn 00026e73047465737400\n"), std::string::npos) << r.out;
 }
 
 CmdResult ServicesTest::dhcpv6_exchange(const std::string& opts) {

@@ -116,6 +116,43 @@ TEST(Dhcpv6ServerTest, NoNameserversOrSearchListLeavesTheirOptionsOut) {
     EXPECT_EQ(std::find(codes.begin(), codes.end(), 24), codes.end());
 }
 
+// The UDP payload of the server's answer to `m`.
+Bytes answer(const Dhcpv6Config& c, const Bytes& m) {
+    Bytes out;
+    bool bad = true;
+    const auto len = serve(Dhcpv6Server(c), m, out, bad);
+    EXPECT_GT(len, 0u);
+    DropReason why;
+    const auto f = parse_frame({out.data(), len}, why);
+    EXPECT_TRUE(f);
+    const auto p = parse_udp(*f, why);
+    EXPECT_TRUE(p);
+    return Bytes(p->payload.begin(), p->payload.end());
+}
+
+TEST(Dhcpv6ServerTest, FqdnIsSentAsOption39) {
+    auto c = config();
+    c.fqdn = "box.example.test.";
+    const auto a = answer(c, kSolicit);
+    // Code 39, length 1 + 18, flags clear, the name in wire format.
+    EXPECT_TRUE(contains(a, msg({0,   39,  0,   19,  0,   3, 'b', 'o', 'x', 7,   'e', 'x',
+                                 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0})));
+}
+
+TEST(Dhcpv6ServerTest, FqdnOverridesClientAskingServerToUpdate) {
+    auto c = config();
+    c.fqdn = "box";
+    auto m = kSolicit;
+    const auto fqdn = msg({0, 39, 0, 1, 0x01 /* S */});
+    m.insert(m.end(), fqdn.begin(), fqdn.end());
+    EXPECT_TRUE(contains(answer(c, m), msg({0, 39, 0, 6, 0x02 /* O */, 3, 'b', 'o', 'x', 0})));
+}
+
+TEST(Dhcpv6ServerTest, NoFqdnByDefault) {
+    const auto codes = option_codes(answer(config(), kSolicit));
+    EXPECT_EQ(std::find(codes.begin(), codes.end(), 39), codes.end());
+}
+
 TEST(Dhcpv6ServerTest, RapidCommitSolicitGetsReply) {
     auto m = kSolicit;
     const auto rc = msg({0, 14, 0, 0});

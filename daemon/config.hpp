@@ -34,6 +34,7 @@ struct Config {
     std::string pcap_file;               // -p
     std::optional<uid_t> runas_uid;      // --runas UID[:GID] or USER[:GROUP]
     std::optional<gid_t> runas_gid;
+    unsigned stats_delay = 0;  // --stats: seconds between statistics rows; 0: none
 
     // Target namespace.
     TargetKind target = TargetKind::Spawn;

@@ -358,6 +358,22 @@ void DataPlane::advertise_router() {
     send_control([&](std::span<std::byte> out) { return ndp_.build_ra(out); });
 }
 
+EventCounts DataPlane::event_counts() const {
+    EventCounts c;
+    const auto& tcp = tcp_.stats();
+    c[StatsColumn::TapIn] = io_.counters().rx_frames;
+    c[StatsColumn::TapOut] = io_.counters().tx_frames;
+    c[StatsColumn::Dropped] = drops_.total() + counters_.unsupported;
+    c[StatsColumn::Arp] = counters_.arp_replies;
+    c[StatsColumn::Ndp] = counters_.ndp_replies;
+    c[StatsColumn::Dhcp] = counters_.dhcp_replies;
+    c[StatsColumn::TcpOpen] = tcp.opened_by_ns + tcp.opened_by_host;
+    c[StatsColumn::TcpClose] = tcp.closed;
+    c[StatsColumn::UdpFlows] = udp_.stats().flows_opened;
+    c[StatsColumn::Ping] = icmp_.stats().requests;
+    return c;
+}
+
 std::string DataPlane::summary() const {
     const auto& s = tcp_.stats();
     return fmt::format(

@@ -112,6 +112,7 @@ constexpr OptionSpec kOptions[] = {
     {"pid", 'P', "FILE", Group::Process, "write the daemon's PID to FILE once ready"},
     {"pcap", 'p', "FILE", Group::Process, "capture namespace-side frames to FILE (pcap)"},
     {"runas", kRunas, "UID[:GID]|USER[:GROUP]", Group::Process, "run as this user and group"},
+    {"stats", kStats, "DELAY", Group::Process, "with -f: event statistics every DELAY seconds"},
     {"help", 'h', nullptr, Group::Process, "print this help and exit"},
     {"version", kVersion, nullptr, Group::Process, "print the version and exit"},
 
@@ -180,7 +181,6 @@ constexpr OptionSpec kOptions[] = {
     {"io-backend", kIoBackend, "uring|epoll", Group::Own, "data plane back end (default: uring)"},
 
     {"stderr", 'e', nullptr, Group::Unsupported, "deprecated, no effect"},
-    {"stats", kStats, "DELAY", Group::Unsupported, "print event statistics every DELAY seconds"},
     {"conf-path", 'c', "PATH", Group::Unsupported, "control socket for pesto"},
     {"fd", 'F', "FD", Group::Unsupported, "use FD as the connected tap socket"},
     {"splice-only", kSpliceOnly, nullptr, Group::Unsupported,
@@ -214,6 +214,8 @@ constexpr unsigned long kMinMtu = 68;
 constexpr unsigned long kMaxMtu = 65520;
 constexpr std::size_t kMaxIfname = 15;  // IFNAMSIZ - 1
 constexpr std::size_t kMaxDomain = 253;
+// --stats: a day between rows is plenty, and keeps the value an int.
+constexpr unsigned long long kMaxStatsDelay = 86400;
 constexpr const char* kNetnsRunDir = "/run/netns";
 
 const OptionSpec& spec_of(int val) {
@@ -560,6 +562,7 @@ private:
     bool prefix_from_netmask_ = false;
     bool copy_routes_opt_ = false;
     bool copy_addrs_opt_ = false;
+    bool stats_opt_ = false;
 };
 
 void Parser::apply(int val, const char* optarg_or_null) {
@@ -639,6 +642,15 @@ void Parser::apply_process(const OptionSpec& s, std::string_view arg) {
         case kRunas:
             parse_runas(s, arg, c_);
             return;
+        case kStats: {
+            const auto delay = parse_number(arg, 0);
+            if (!delay || *delay > kMaxStatsDelay) {
+                fail_value(s, "delay", arg, "must be a number of seconds, 0..86400");
+            }
+            c_.stats_delay = static_cast<unsigned>(*delay);
+            stats_opt_ = true;
+            return;
+        }
         case 'h':
             out_.action = Action::Help;
             return;
@@ -966,11 +978,6 @@ void Parser::apply_own(const OptionSpec& s, std::string_view arg) {
 // their arguments are checked as pasta checks them, then they are listed.
 void Parser::apply_unsupported(const OptionSpec& s, std::string_view arg) {
     switch (s.val) {
-        case kStats:
-            if (!parse_number(arg, 0)) {
-                fail_value(s, "delay", arg, "must be a number of seconds");
-            }
-            break;
         case 'F': {
             // Standard input, output and error cannot be the tap socket.
             const auto fd = parse_number(arg, 0);
@@ -1042,6 +1049,11 @@ void Parser::finish(int argc, char* const argv[], int first_operand) {
     }
     if (!c_.config_net && copy_addrs_opt_) {
         fail("--no-copy-addrs needs --config-net");
+    }
+    // As in pasta, which also refuses --stats 0 without -f; pasta wants -f
+    // before --stats, pastad anywhere.
+    if (stats_opt_ && !c_.foreground) {
+        fail("--stats needs -f/--foreground: the table goes to standard error");
     }
     if (c_.host_lo_to_ns_lo && c_.no_splice) {
         fail("--host-lo-to-ns-lo needs the loopback bypass that --no-splice disables");

@@ -618,19 +618,40 @@ TEST(OptionsTest, IoBackendChoices) {
 }
 
 TEST(OptionsTest, UnsupportedOptionsAreListedOnceInOrder) {
-    const auto p = parse({"-e", "--stats", "5", "-c", "/tmp/ctl", "-F", "5", "--splice-only",
-                          "--chroot-fallback", "--print-capabilities", "--repair-path", "none",
-                          "--stderr", "-f"});
-    EXPECT_THAT(p.unsupported, ElementsAre("stderr", "stats", "conf-path", "fd", "splice-only",
+    const auto p = parse({"-e", "-c", "/tmp/ctl", "-F", "5", "--splice-only", "--chroot-fallback",
+                          "--print-capabilities", "--repair-path", "none", "--stderr", "-f"});
+    EXPECT_THAT(p.unsupported, ElementsAre("stderr", "conf-path", "fd", "splice-only",
                                            "chroot-fallback", "print-capabilities", "repair-path"));
     EXPECT_TRUE(p.config.foreground);
 }
 
 TEST(OptionsTest, UnsupportedOptionsCheckTheirArguments) {
-    EXPECT_THAT(error_of({"--stats", "soon"}), HasSubstr("invalid delay 'soon' for --stats"));
     EXPECT_THAT(error_of({"-F", "2"}), HasSubstr("invalid file descriptor '2' for -F/--fd"));
     EXPECT_THAT(error_of({"--conf-path="}), HasSubstr("for -c/--conf-path"));
     EXPECT_THAT(error_of({"--repair-path", "/tmp/r"}), HasSubstr("for --repair-path"));
+}
+
+TEST(OptionsTest, StatsTakesSecondsWithForeground) {
+    EXPECT_EQ(config({"-f", "--stats", "5"}).stats_delay, 5u);
+    EXPECT_EQ(config({"--stats=0x10", "-f"}).stats_delay, 16u);  // -f may come after
+    EXPECT_EQ(config({"-f", "--stats", "0"}).stats_delay, 0u);   // 0: no table
+    EXPECT_EQ(config({"-f", "--stats", "86400"}).stats_delay, 86400u);
+    EXPECT_EQ(config({}).stats_delay, 0u);
+}
+
+TEST(OptionsTest, StatsWithoutForegroundIsRejected) {
+    EXPECT_EQ(error_of({"--stats", "5"}),
+              "--stats needs -f/--foreground: the table goes to standard error");
+    EXPECT_THAT(error_of({"--stats", "0"}), HasSubstr("--stats needs -f/--foreground"));
+}
+
+TEST(OptionsTest, StatsBadDelayIsRejected) {
+    EXPECT_EQ(error_of({"-f", "--stats", "soon"}),
+              "invalid delay 'soon' for --stats: must be a number of seconds, 0..86400");
+    EXPECT_THAT(error_of({"-f", "--stats", "-1"}), HasSubstr("invalid delay '-1' for --stats"));
+    EXPECT_THAT(error_of({"-f", "--stats", "86401"}), HasSubstr("invalid delay '86401'"));
+    EXPECT_THAT(error_of({"-f", "--stats", ""}), HasSubstr("invalid delay '' for --stats"));
+    EXPECT_EQ(error_of({"-f", "--stats"}), "option --stats requires an argument");
 }
 
 TEST(OptionsTest, PasstOnlyOptionsAreUnknown) {
@@ -683,6 +704,9 @@ TEST(OptionsTest, EveryKnownOptionParsesWithSampleValue) {
         }
         if (name == "no-copy-routes" || name == "no-copy-addrs") {
             args.emplace_back("--config-net");
+        }
+        if (name == "stats") {
+            args.emplace_back("-f");
         }
         EXPECT_EQ(error_of(args), "") << "--" << name;
     }

@@ -317,6 +317,23 @@ TEST_F(ServicesTest, DnsForwardAddressIsAnsweredByHostResolver) {
     EXPECT_NE(r.out.find("from 169.254.1.1 answer 192.0.2.123"), std::string::npos) << r.out;
 }
 
+// --stats: the table reaches standard error once the namespace sends
+// frames (bringing the link up starts IPv6 autoconfiguration).
+TEST_F(ServicesTest, StatsPrintsTableWhenFramesFlow) {
+    const auto r =
+        in_pastad("-f --stats 1", "ip link set " + sb_->veth_host + " up; sleep 2.5; echo done");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("tap-in   tap-out"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("done"), std::string::npos) << r.out;
+}
+
+// Without frames there is nothing to report, so nothing is printed.
+TEST_F(ServicesTest, StatsPrintNothingWithoutEvents) {
+    const auto r = in_pastad("-f --stats 1", "sleep 1.5; echo done");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(r.out.find("tap-in"), std::string::npos) << r.out;
+}
+
 TEST_F(ServicesTest, UdhcpcGetsAddressRouterAndDns) {
     if (!have_udhcpc()) {
         GTEST_SKIP() << "needs busybox udhcpc";

@@ -618,16 +618,15 @@ TEST(OptionsTest, IoBackendChoices) {
 }
 
 TEST(OptionsTest, UnsupportedOptionsAreListedOnceInOrder) {
-    const auto p = parse({"-e", "-c", "/tmp/ctl", "-F", "5", "--splice-only", "--chroot-fallback",
+    const auto p = parse({"-e", "-F", "5", "--splice-only", "--chroot-fallback",
                           "--print-capabilities", "--repair-path", "none", "--stderr", "-f"});
-    EXPECT_THAT(p.unsupported, ElementsAre("stderr", "conf-path", "fd", "splice-only",
-                                           "chroot-fallback", "print-capabilities", "repair-path"));
+    EXPECT_THAT(p.unsupported, ElementsAre("stderr", "fd", "splice-only", "chroot-fallback",
+                                           "print-capabilities", "repair-path"));
     EXPECT_TRUE(p.config.foreground);
 }
 
 TEST(OptionsTest, UnsupportedOptionsCheckTheirArguments) {
     EXPECT_THAT(error_of({"-F", "2"}), HasSubstr("invalid file descriptor '2' for -F/--fd"));
-    EXPECT_THAT(error_of({"--conf-path="}), HasSubstr("for -c/--conf-path"));
     EXPECT_THAT(error_of({"--repair-path", "/tmp/r"}), HasSubstr("for --repair-path"));
 }
 
@@ -652,6 +651,17 @@ TEST(OptionsTest, StatsBadDelayIsRejected) {
     EXPECT_THAT(error_of({"-f", "--stats", "86401"}), HasSubstr("invalid delay '86401'"));
     EXPECT_THAT(error_of({"-f", "--stats", ""}), HasSubstr("invalid delay '' for --stats"));
     EXPECT_EQ(error_of({"-f", "--stats"}), "option --stats requires an argument");
+}
+
+// The pesto protocol is not implemented: refused, naming the option.
+TEST(OptionsTest, ConfPathIsRefused) {
+    const std::string why =
+        "-c/--conf-path is not supported: pastad does not implement pasta's pesto "
+        "configuration socket";
+    EXPECT_EQ(error_of({"-c", "/tmp/ctl"}), why);
+    EXPECT_EQ(error_of({"--conf-path=/tmp/ctl"}), why);
+    EXPECT_THAT(error_of({"--conf-path="}), HasSubstr("invalid path '' for -c/--conf-path"));
+    EXPECT_EQ(error_of({"-c"}), "option -c/--conf-path requires an argument");
 }
 
 TEST(OptionsTest, PasstOnlyOptionsAreUnknown) {
@@ -692,12 +702,14 @@ TEST(OptionsTest, EveryKnownOptionParsesWithSampleValue) {
                                                         {"udp-ns", "1"},
                                                         {"io-backend", "epoll"},
                                                         {"stats", "1"},
-                                                        {"conf-path", "/tmp/c"},
                                                         {"fd", "3"},
                                                         {"hostname", "h"},
                                                         {"fqdn", "h.example"},
                                                         {"repair-path", "none"}};
     for (const auto& name : known_long_options()) {
+        if (name == "conf-path") {
+            continue;  // refused, see ConfPathIsRefused
+        }
         std::vector<std::string> args = {"--" + name};
         if (auto it = samples.find(name); it != samples.end()) {
             args.push_back(it->second);

@@ -115,7 +115,7 @@ struct Config {
 };
 
 // What the command line asked for besides running.
-enum class Action { Run, Help, Version };
+enum class Action { Run, Help, Version, PrintCapabilities };
 
 struct ParsedCommandLine {
     Action action = Action::Run;
@@ -125,6 +125,10 @@ struct ParsedCommandLine {
     // without the leading dashes ("stderr" for -e/--stderr), in command-line
     // order, each once.
     std::vector<std::string> unsupported;
+    // Warnings about options that were accepted but deserve one (-e, which is
+    // deprecated), for main() to log once logging is set up; in command-line
+    // order.
+    std::vector<std::string> warnings;
 };
 
 // Parses argv as pasta does (getopt_long semantics: clustered short options,
@@ -132,7 +136,8 @@ struct ParsedCommandLine {
 // Throws std::invalid_argument with a message naming the bad option or value;
 // the message is meant to be printed as is after "pastad: ". An unknown
 // option gives "unrecognized option '--name'", worded as glibc's getopt does.
-// With -h or --version the parse stops there and returns that action.
+// With -h, --version or --print-capabilities the parse stops there and
+// returns that action.
 // Uses getopt_long's global state: call from one thread at a time. May call
 // getpwnam()/getgrnam() for --runas.
 ParsedCommandLine parse_options(int argc, char* const argv[]);
@@ -146,5 +151,9 @@ std::string usage_text(const char* argv0);
 
 // The text printed by --version (to stdout).
 std::string version_text();
+
+// The text printed by --print-capabilities (to stdout): the vhost-user back
+// end capabilities, as JSON.
+std::string capabilities_text();
 
 }  // namespace pastad

@@ -113,9 +113,15 @@ constexpr OptionSpec kOptions[] = {
     {"pcap", 'p', "FILE", Group::Process, "capture namespace-side frames to FILE (pcap)"},
     {"runas", kRunas, "UID[:GID]|USER[:GROUP]", Group::Process, "run as this user and group"},
     {"stats", kStats, "DELAY", Group::Process, "with -f: event statistics every DELAY seconds"},
+    {"stderr", 'e', nullptr, Group::Process, "deprecated, no effect"},
+    {"chroot-fallback", kChrootFallback, nullptr, Group::Process,
+     "accepted; pastad never pivot_root()s (no effect)"},
     {"conf-path", 'c', "PATH", Group::Process, "refused: pesto control socket not implemented"},
     {"help", 'h', nullptr, Group::Process, "print this help and exit"},
     {"version", kVersion, nullptr, Group::Process, "print the version and exit"},
+    {"print-capabilities", kPrintCapabilities, nullptr, Group::Process,
+     "print vhost-user back-end capabilities (JSON) and exit"},
+    {"repair-path", kRepairPath, "none", Group::Process, "vhost-user only; 'none' accepted"},
 
     {"netns", kNetns, "PATH|NAME", Group::Target, "join the netns at PATH or /run/netns/NAME"},
     {"userns", kUserns, "PATH", Group::Target, "join the user namespace at PATH"},
@@ -181,15 +187,9 @@ constexpr OptionSpec kOptions[] = {
 
     {"io-backend", kIoBackend, "uring|epoll", Group::Own, "data plane back end (default: uring)"},
 
-    {"stderr", 'e', nullptr, Group::Unsupported, "deprecated, no effect"},
     {"fd", 'F', "FD", Group::Unsupported, "use FD as the connected tap socket"},
     {"splice-only", kSpliceOnly, nullptr, Group::Unsupported,
      "no tap; forward loopback traffic only"},
-    {"chroot-fallback", kChrootFallback, nullptr, Group::Unsupported,
-     "chroot() if pivot_root() fails"},
-    {"print-capabilities", kPrintCapabilities, nullptr, Group::Unsupported,
-     "vhost-user capabilities"},
-    {"repair-path", kRepairPath, "none", Group::Unsupported, "passt-repair socket (only 'none')"},
 };
 // clang-format on
 
@@ -657,6 +657,26 @@ void Parser::apply_process(const OptionSpec& s, std::string_view arg) {
         case kVersion:
             out_.action = Action::Version;
             return;
+        case kPrintCapabilities:
+            // pasta prints its vhost-user capabilities and exits in every mode.
+            out_.action = Action::PrintCapabilities;
+            return;
+        case kRepairPath:
+            // No passt-repair socket exists outside vhost-user mode; pasta
+            // takes "none", which asks for none, and refuses a path.
+            if (arg != "none") {
+                fail("--repair-path is for vhost-user mode only: '" + std::string(arg) +
+                     "' given; only 'none' is accepted");
+            }
+            return;
+        case 'e':
+            out_.warnings.emplace_back("-e/--stderr is deprecated and has no effect");
+            return;
+        case kChrootFallback:
+            // pasta falls back to chroot() when pivot_root() to an empty
+            // root fails; pastad keeps the root it was started with, so
+            // there is nothing to fall back from.
+            return;
         case 'c':
             // Limitation: the pesto configuration protocol (pasta's -c) is
             // not implemented. It exists only as pasta's own C structures
@@ -996,11 +1016,6 @@ void Parser::apply_unsupported(const OptionSpec& s, std::string_view arg) {
             }
             break;
         }
-        case kRepairPath:
-            if (arg != "none") {
-                fail_value(s, "path", arg, "only 'none' is accepted outside vhost-user mode");
-            }
-            break;
         default:
             break;
     }
@@ -1144,6 +1159,13 @@ std::string version_text() {
            "A pasta-compatible network translator for network namespaces.\n" +
            "Licence: GPL-2.0-or-later (GNU General Public License, version 2 or later).\n" +
            "pastad comes with no warranty, as far as the law allows.\n";
+}
+
+std::string capabilities_text() {
+    // What pasta prints: a network back end. Written to standard output as
+    // the vhost-user back-end conventions ask, where pasta uses its log
+    // (standard error).
+    return "{\n  \"type\": \"net\"\n}\n";
 }
 
 }  // namespace pastad

@@ -617,17 +617,33 @@ TEST(OptionsTest, IoBackendChoices) {
               "invalid back end 'poll' for --io-backend: must be 'uring' or 'epoll'");
 }
 
+// Only the options still in "Accepted, not supported yet" are listed.
 TEST(OptionsTest, UnsupportedOptionsAreListedOnceInOrder) {
-    const auto p = parse({"-e", "-F", "5", "--splice-only", "--chroot-fallback",
-                          "--print-capabilities", "--repair-path", "none", "--stderr", "-f"});
-    EXPECT_THAT(p.unsupported, ElementsAre("stderr", "fd", "splice-only", "chroot-fallback",
-                                           "print-capabilities", "repair-path"));
+    const auto p = parse({"--splice-only", "-F", "5", "--splice-only", "-f"});
+    EXPECT_THAT(p.unsupported, ElementsAre("splice-only", "fd"));
     EXPECT_TRUE(p.config.foreground);
 }
 
 TEST(OptionsTest, UnsupportedOptionsCheckTheirArguments) {
     EXPECT_THAT(error_of({"-F", "2"}), HasSubstr("invalid file descriptor '2' for -F/--fd"));
-    EXPECT_THAT(error_of({"--repair-path", "/tmp/r"}), HasSubstr("for --repair-path"));
+}
+
+TEST(OptionsTest, ImplementedOptionsAreNotListedAsUnsupported) {
+    const auto p =
+        parse({"-f", "-e", "--stats", "5", "-H", "box", "--fqdn", "box.example", "--dhcp-dns",
+               "--dhcp-search", "--chroot-fallback", "--repair-path", "none", "--stderr"});
+    EXPECT_THAT(p.unsupported, IsEmpty());
+    EXPECT_EQ(p.action, Action::Run);
+}
+
+// -e is deprecated in pasta too, which warns about it and does nothing else.
+TEST(OptionsTest, StderrIsAcceptedWithAWarning) {
+    const auto p = parse({"-e", "--stderr", "-q"});
+    EXPECT_THAT(p.warnings, ElementsAre("-e/--stderr is deprecated and has no effect",
+                                        "-e/--stderr is deprecated and has no effect"));
+    EXPECT_TRUE(p.config.quiet);
+    EXPECT_THAT(parse({}).warnings, IsEmpty());
+    EXPECT_EQ(error_of({"--stderr=1"}), "option '--stderr' doesn't allow an argument");
 }
 
 TEST(OptionsTest, StatsTakesSecondsWithForeground) {
@@ -651,6 +667,31 @@ TEST(OptionsTest, StatsBadDelayIsRejected) {
     EXPECT_THAT(error_of({"-f", "--stats", "86401"}), HasSubstr("invalid delay '86401'"));
     EXPECT_THAT(error_of({"-f", "--stats", ""}), HasSubstr("invalid delay '' for --stats"));
     EXPECT_EQ(error_of({"-f", "--stats"}), "option --stats requires an argument");
+}
+
+TEST(OptionsTest, ChrootFallbackIsAcceptedWithoutEffect) {
+    EXPECT_EQ(error_of({"--chroot-fallback"}), "");
+    EXPECT_EQ(error_of({"--chroot-fallback=yes"}),
+              "option '--chroot-fallback' doesn't allow an argument");
+}
+
+TEST(OptionsTest, PrintCapabilitiesStopsParsing) {
+    const auto p = parse({"--print-capabilities", "--bogus"});
+    EXPECT_EQ(p.action, Action::PrintCapabilities);
+    EXPECT_EQ(capabilities_text(), "{\n  \"type\": \"net\"\n}\n");
+    // Options before it are still checked.
+    EXPECT_THAT(error_of({"-m", "1", "--print-capabilities"}), HasSubstr("for -m/--mtu"));
+}
+
+// pasta's namespace mode accepts only "none": no passt-repair socket
+// exists outside vhost-user mode.
+TEST(OptionsTest, RepairPathOnlyNone) {
+    EXPECT_EQ(error_of({"--repair-path", "none"}), "");
+    EXPECT_EQ(error_of({"--repair-path", "/tmp/r"}),
+              "--repair-path is for vhost-user mode only: '/tmp/r' given; only 'none' is "
+              "accepted");
+    EXPECT_THAT(error_of({"--repair-path", "./none"}), HasSubstr("for vhost-user mode only"));
+    EXPECT_EQ(error_of({"--repair-path"}), "option --repair-path requires an argument");
 }
 
 // The pesto protocol is not implemented: refused, naming the option.

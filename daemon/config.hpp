@@ -34,6 +34,7 @@ struct Config {
     std::string pcap_file;               // -p
     std::optional<uid_t> runas_uid;      // --runas UID[:GID] or USER[:GROUP]
     std::optional<gid_t> runas_gid;
+    unsigned stats_delay = 0;  // --stats: seconds between statistics rows; 0: none
 
     // Target namespace.
     TargetKind target = TargetKind::Spawn;
@@ -86,8 +87,14 @@ struct Config {
     std::optional<Ip6> dns_host6;
     std::vector<std::string> search;  // -S
     bool search_none = false;         // -S none
-    bool no_dhcp_dns = false;
-    bool no_dhcp_search = false;
+    // Announce the nameservers (DHCP option 6, DHCPv6 option 23, RA RDNSS)
+    // and the search list (DHCP 119, DHCPv6 24, RA DNSSL): pasta's namespace
+    // mode does neither unless --dhcp-dns / --dhcp-search ask for it.
+    // --no-dhcp-dns and --no-dhcp-search set them back to false.
+    bool dhcp_dns = false;
+    bool dhcp_search = false;
+    std::string hostname;  // -H: DHCP option 12; empty: none
+    std::string fqdn;      // --fqdn: DHCP option 81, DHCPv6 option 39; empty: none
 
     // Protocols and services.
     bool no_tcp = false, no_udp = false, no_icmp = false;
@@ -108,7 +115,7 @@ struct Config {
 };
 
 // What the command line asked for besides running.
-enum class Action { Run, Help, Version };
+enum class Action { Run, Help, Version, PrintCapabilities };
 
 struct ParsedCommandLine {
     Action action = Action::Run;
@@ -118,6 +125,10 @@ struct ParsedCommandLine {
     // without the leading dashes ("stderr" for -e/--stderr), in command-line
     // order, each once.
     std::vector<std::string> unsupported;
+    // Warnings about options that were accepted but deserve one (-e, which is
+    // deprecated), for main() to log once logging is set up; in command-line
+    // order.
+    std::vector<std::string> warnings;
 };
 
 // Parses argv as pasta does (getopt_long semantics: clustered short options,
@@ -125,7 +136,8 @@ struct ParsedCommandLine {
 // Throws std::invalid_argument with a message naming the bad option or value;
 // the message is meant to be printed as is after "pastad: ". An unknown
 // option gives "unrecognized option '--name'", worded as glibc's getopt does.
-// With -h or --version the parse stops there and returns that action.
+// With -h, --version or --print-capabilities the parse stops there and
+// returns that action.
 // Uses getopt_long's global state: call from one thread at a time. May call
 // getpwnam()/getgrnam() for --runas.
 ParsedCommandLine parse_options(int argc, char* const argv[]);
@@ -139,5 +151,9 @@ std::string usage_text(const char* argv0);
 
 // The text printed by --version (to stdout).
 std::string version_text();
+
+// The text printed by --print-capabilities (to stdout): the vhost-user back
+// end capabilities, as JSON.
+std::string capabilities_text();
 
 }  // namespace pastad

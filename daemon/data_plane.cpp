@@ -111,12 +111,9 @@ tap::NdpConfig DataPlane::ndp_config(const Config& cfg, const NetPlan& plan) con
     // Addresses and configuration from DHCPv6 too, unless it is off.
     n.managed = !cfg.no_dhcpv6;
     n.other = !cfg.no_dhcpv6;
-    if (!cfg.no_dhcp_dns) {
-        n.rdnss = dns_.ns6;
-    }
-    if (!cfg.no_dhcp_search) {
-        n.dnssl = dns_.search;
-    }
+    const DnsAnnouncement told = announced_dns(cfg, dns_);
+    n.rdnss = told.ns6;
+    n.dnssl = told.search;
     return n;
 }
 
@@ -131,13 +128,12 @@ std::optional<tap::DhcpServer> DataPlane::dhcp_server(const Config& cfg,
     d.prefix_len = plan.addrs4.front().len;
     d.router = plan.gw4;
     d.server = plan.gw4.value_or(d.addr);
-    if (!cfg.no_dhcp_dns) {
-        d.dns = dns_.ns4;
-    }
-    if (!cfg.no_dhcp_search) {
-        d.search = dns_.search;
-    }
+    const DnsAnnouncement told = announced_dns(cfg, dns_);
+    d.dns = told.ns4;
+    d.search = told.search;
     d.mtu = plan.mtu;
+    d.hostname = cfg.hostname;
+    d.fqdn = cfg.fqdn;
     return tap::DhcpServer(d);
 }
 
@@ -148,12 +144,10 @@ tap::Dhcpv6Server DataPlane::dhcpv6_server(const Config& cfg, const NetPlan& pla
     if (!plan.addrs6.empty()) {
         d.addr = plan.addrs6.front().addr;
     }
-    if (!cfg.no_dhcp_dns) {
-        d.dns = dns_.ns6;
-    }
-    if (!cfg.no_dhcp_search) {
-        d.search = dns_.search;
-    }
+    const DnsAnnouncement told = announced_dns(cfg, dns_);
+    d.dns = told.ns6;
+    d.search = told.search;
+    d.fqdn = cfg.fqdn;
     return tap::Dhcpv6Server(d);
 }
 
@@ -362,6 +356,22 @@ void DataPlane::advertise_router() {
         return;
     }
     send_control([&](std::span<std::byte> out) { return ndp_.build_ra(out); });
+}
+
+EventCounts DataPlane::event_counts() const {
+    EventCounts c;
+    const auto& tcp = tcp_.stats();
+    c[StatsColumn::TapIn] = io_.counters().rx_frames;
+    c[StatsColumn::TapOut] = io_.counters().tx_frames;
+    c[StatsColumn::Dropped] = drops_.total() + counters_.unsupported;
+    c[StatsColumn::Arp] = counters_.arp_replies;
+    c[StatsColumn::Ndp] = counters_.ndp_replies;
+    c[StatsColumn::Dhcp] = counters_.dhcp_replies;
+    c[StatsColumn::TcpOpen] = tcp.opened_by_ns + tcp.opened_by_host;
+    c[StatsColumn::TcpClose] = tcp.closed;
+    c[StatsColumn::UdpFlows] = udp_.stats().flows_opened;
+    c[StatsColumn::Ping] = icmp_.stats().requests;
+    return c;
 }
 
 std::string DataPlane::summary() const {

@@ -11,6 +11,7 @@
 #include "daemon/dns.hpp"
 #include "daemon/io_backend.hpp"
 #include "daemon/reflect.hpp"
+#include "daemon/stats.hpp"
 #include "tap/arp.hpp"
 #include "tap/dhcp.hpp"
 #include "tap/dhcpv6.hpp"
@@ -42,6 +43,9 @@ public:
 
     // One line of counters for the exit log.
     std::string summary() const;
+
+    // The counters --stats prints (daemon/stats.hpp).
+    EventCounts event_counts() const;
 
     struct Counters {
         std::uint64_t arp_replies = 0, ndp_replies = 0, unsupported = 0, ctrl_dropped = 0;

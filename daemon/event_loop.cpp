@@ -5,10 +5,10 @@
 // -------------------
 // One thread runs everything on a Boost.Asio io_context: the data plane's
 // wake-up descriptor (the epoll instance, or the eventfd of the io_uring),
-// signals, the translators' tick, the watch on the namespace file and the
-// watch on the target or spawned process. One thread means the flow tables
-// need no locks; the data plane batches its work per wake-up, so the control
-// loop's cost is one epoll_wait per batch, not per frame.
+// signals, the translators' tick (which also prints the --stats table), the
+// watch on the namespace file and the watch on the target or spawned process. One thread means the
+// flow tables need no locks; the data plane batches its work per wake-up, so the control loop's
+// cost is one epoll_wait per batch, not per frame.
 //
 // Exit rules (checked in this order of arrival):
 // - SIGTERM, SIGINT (SIGINT only when no command was spawned, since the
@@ -30,6 +30,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -41,6 +42,7 @@
 #include "daemon/base/result.hpp"
 #include "daemon/data_plane.hpp"
 #include "daemon/pcap.hpp"
+#include "daemon/stats.hpp"
 
 namespace pastad {
 
@@ -76,6 +78,9 @@ public:
           wake_(io_, ::dup(io_backend_->wait_fd())),
           signals_(io_),
           tick_(io_) {
+        if (cfg.stats_delay > 0) {
+            stats_.emplace(std::chrono::seconds(cfg.stats_delay));
+        }
         if (pcap_) {
             io_backend_->set_capture(pcap_.get());
             log::daemon().info("capturing tap frames to {}", cfg.pcap_file);
@@ -235,8 +240,23 @@ private:
             }
             data_.on_tick(Clock::now());
             io_backend_->flush();
+            print_stats();
             schedule_tick();
         });
+    }
+
+    // --stats: checked every tick, so a row comes at most a tick late.
+    // Written to standard error directly, not logged: a table for a
+    // terminal (pastad runs in the foreground with --stats), not events.
+    void print_stats() {
+        if (!stats_) {
+            return;
+        }
+        const std::string rows = stats_->update(Clock::now(), data_.event_counts());
+        if (!rows.empty()) {
+            std::fputs(rows.c_str(), stderr);
+            std::fflush(stderr);
+        }
     }
 
     const Config& cfg_;
@@ -250,6 +270,7 @@ private:
     asio::posix::stream_descriptor wake_;
     asio::signal_set signals_;
     asio::steady_timer tick_;
+    std::optional<StatsPrinter> stats_;
     std::optional<asio::posix::stream_descriptor> proc_;
     std::optional<asio::posix::stream_descriptor> inotify_;
     std::string netns_name_;

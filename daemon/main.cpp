@@ -185,9 +185,17 @@ int main(int argc, char* argv[]) {
         std::fflush(stdout);
         return 0;
     }
+    if (parsed.action == Action::PrintCapabilities) {
+        std::fputs(capabilities_text().c_str(), stdout);
+        std::fflush(stdout);
+        return 0;
+    }
 
     const Config& cfg = parsed.config;
     log::configure(log_settings(cfg, false));
+    for (const auto& warning : parsed.warnings) {
+        log::daemon().warn("{}", warning);
+    }
     for (const auto& opt : parsed.unsupported) {
         log::daemon().warn("option --{} is not supported yet and has no effect", opt);
     }

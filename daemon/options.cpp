@@ -70,7 +70,9 @@ enum LongOnly : int {
     kMapGuestAddr,
     kDnsForward,
     kDnsHost,
+    kDhcpDns,
     kNoDhcpDns,
+    kDhcpSearch,
     kNoDhcpSearch,
     kNoTcp,
     kNoUdp,
@@ -85,8 +87,6 @@ enum LongOnly : int {
     kIoBackend,
     kStats,
     kFqdn,
-    kDhcpDns,
-    kDhcpSearch,
     kSpliceOnly,
     kChrootFallback,
     kPrintCapabilities,
@@ -112,8 +112,16 @@ constexpr OptionSpec kOptions[] = {
     {"pid", 'P', "FILE", Group::Process, "write the daemon's PID to FILE once ready"},
     {"pcap", 'p', "FILE", Group::Process, "capture namespace-side frames to FILE (pcap)"},
     {"runas", kRunas, "UID[:GID]|USER[:GROUP]", Group::Process, "run as this user and group"},
+    {"stats", kStats, "DELAY", Group::Process, "with -f: event statistics every DELAY seconds"},
+    {"stderr", 'e', nullptr, Group::Process, "deprecated, no effect"},
+    {"chroot-fallback", kChrootFallback, nullptr, Group::Process,
+     "accepted; pastad never pivot_root()s (no effect)"},
+    {"conf-path", 'c', "PATH", Group::Process, "refused: pesto control socket not implemented"},
     {"help", 'h', nullptr, Group::Process, "print this help and exit"},
     {"version", kVersion, nullptr, Group::Process, "print the version and exit"},
+    {"print-capabilities", kPrintCapabilities, nullptr, Group::Process,
+     "print vhost-user back-end capabilities (JSON) and exit"},
+    {"repair-path", kRepairPath, "none", Group::Process, "vhost-user only; 'none' accepted"},
 
     {"netns", kNetns, "PATH|NAME", Group::Target, "join the netns at PATH or /run/netns/NAME"},
     {"userns", kUserns, "PATH", Group::Target, "join the user namespace at PATH"},
@@ -153,8 +161,12 @@ constexpr OptionSpec kOptions[] = {
     {"dns-forward", kDnsForward, "ADDR", Group::Dns, "send DNS for ADDR to the host's resolver"},
     {"dns-host", kDnsHost, "ADDR", Group::Dns, "host resolver for --dns-forward"},
     {"search", 'S', "LIST|none", Group::Dns, "DNS search domains, space-separated"},
-    {"no-dhcp-dns", kNoDhcpDns, nullptr, Group::Dns, "announce no nameservers (DHCP, DHCPv6, NDP)"},
-    {"no-dhcp-search", kNoDhcpSearch, nullptr, Group::Dns, "announce no search list"},
+    {"dhcp-dns", kDhcpDns, nullptr, Group::Dns, "announce nameservers (DHCP, DHCPv6, NDP)"},
+    {"no-dhcp-dns", kNoDhcpDns, nullptr, Group::Dns, "announce no nameservers (the default)"},
+    {"dhcp-search", kDhcpSearch, nullptr, Group::Dns, "announce the search list"},
+    {"no-dhcp-search", kNoDhcpSearch, nullptr, Group::Dns, "announce no search list (the default)"},
+    {"hostname", 'H', "NAME", Group::Dns, "host name to send over DHCP (option 12)"},
+    {"fqdn", kFqdn, "NAME", Group::Dns, "FQDN to send over DHCP (81) and DHCPv6 (39)"},
 
     {"no-tcp", kNoTcp, nullptr, Group::Protocol, "disable TCP"},
     {"no-udp", kNoUdp, nullptr, Group::Protocol, "disable UDP"},
@@ -175,21 +187,9 @@ constexpr OptionSpec kOptions[] = {
 
     {"io-backend", kIoBackend, "uring|epoll", Group::Own, "data plane back end (default: uring)"},
 
-    {"stderr", 'e', nullptr, Group::Unsupported, "deprecated, no effect"},
-    {"stats", kStats, "DELAY", Group::Unsupported, "print event statistics every DELAY seconds"},
-    {"conf-path", 'c', "PATH", Group::Unsupported, "control socket for pesto"},
     {"fd", 'F', "FD", Group::Unsupported, "use FD as the connected tap socket"},
-    {"hostname", 'H', "NAME", Group::Unsupported, "host name sent in DHCP"},
-    {"fqdn", kFqdn, "NAME", Group::Unsupported, "FQDN sent in DHCP and DHCPv6"},
-    {"dhcp-dns", kDhcpDns, nullptr, Group::Unsupported, "announce nameservers (DHCP, DHCPv6, NDP)"},
-    {"dhcp-search", kDhcpSearch, nullptr, Group::Unsupported, "announce the search list"},
     {"splice-only", kSpliceOnly, nullptr, Group::Unsupported,
      "no tap; forward loopback traffic only"},
-    {"chroot-fallback", kChrootFallback, nullptr, Group::Unsupported,
-     "chroot() if pivot_root() fails"},
-    {"print-capabilities", kPrintCapabilities, nullptr, Group::Unsupported,
-     "vhost-user capabilities"},
-    {"repair-path", kRepairPath, "none", Group::Unsupported, "passt-repair socket (only 'none')"},
 };
 // clang-format on
 
@@ -214,6 +214,8 @@ constexpr unsigned long kMinMtu = 68;
 constexpr unsigned long kMaxMtu = 65520;
 constexpr std::size_t kMaxIfname = 15;  // IFNAMSIZ - 1
 constexpr std::size_t kMaxDomain = 253;
+// --stats: a day between rows is plenty, and keeps the value an int.
+constexpr unsigned long long kMaxStatsDelay = 86400;
 constexpr const char* kNetnsRunDir = "/run/netns";
 
 const OptionSpec& spec_of(int val) {
@@ -362,6 +364,29 @@ void check_ifname(const OptionSpec& s, std::string_view name) {
 void check_path(const OptionSpec& s, std::string_view path) {
     if (path.empty() || path.size() >= PATH_MAX) {
         fail_value(s, "path", path, "must be 1..4095 characters");
+    }
+}
+
+// --fqdn NAME travels in DNS wire format (RFC 1035 section 3.1), so unlike
+// pasta, which would send a mangled name, pastad refuses names that format
+// cannot carry. Empty sends none; one trailing dot is allowed.
+void check_fqdn(const OptionSpec& s, std::string_view name) {
+    if (name.size() > kMaxDomain) {
+        fail_value(s, "domain name", name, "longer than 253 characters");
+    }
+    std::string_view rest = name;
+    if (!rest.empty() && rest.back() == '.') {
+        rest.remove_suffix(1);
+    }
+    while (!name.empty()) {
+        const std::size_t dot = std::min(rest.find('.'), rest.size());
+        if (dot == 0 || dot > 63) {
+            fail_value(s, "domain name", name, "each label must be 1..63 characters");
+        }
+        if (dot == rest.size()) {
+            break;
+        }
+        rest.remove_prefix(dot + 1);
     }
 }
 
@@ -537,6 +562,7 @@ private:
     bool prefix_from_netmask_ = false;
     bool copy_routes_opt_ = false;
     bool copy_addrs_opt_ = false;
+    bool stats_opt_ = false;
 };
 
 void Parser::apply(int val, const char* optarg_or_null) {
@@ -616,12 +642,51 @@ void Parser::apply_process(const OptionSpec& s, std::string_view arg) {
         case kRunas:
             parse_runas(s, arg, c_);
             return;
+        case kStats: {
+            const auto delay = parse_number(arg, 0);
+            if (!delay || *delay > kMaxStatsDelay) {
+                fail_value(s, "delay", arg, "must be a number of seconds, 0..86400");
+            }
+            c_.stats_delay = static_cast<unsigned>(*delay);
+            stats_opt_ = true;
+            return;
+        }
         case 'h':
             out_.action = Action::Help;
             return;
         case kVersion:
             out_.action = Action::Version;
             return;
+        case kPrintCapabilities:
+            // pasta prints its vhost-user capabilities and exits in every mode.
+            out_.action = Action::PrintCapabilities;
+            return;
+        case kRepairPath:
+            // No passt-repair socket exists outside vhost-user mode; pasta
+            // takes "none", which asks for none, and refuses a path.
+            if (arg != "none") {
+                fail("--repair-path is for vhost-user mode only: '" + std::string(arg) +
+                     "' given; only 'none' is accepted");
+            }
+            return;
+        case 'e':
+            out_.warnings.emplace_back("-e/--stderr is deprecated and has no effect");
+            return;
+        case kChrootFallback:
+            // pasta falls back to chroot() when pivot_root() to an empty
+            // root fails; pastad keeps the root it was started with, so
+            // there is nothing to fall back from.
+            return;
+        case 'c':
+            // Limitation: the pesto configuration protocol (pasta's -c) is
+            // not implemented. It exists only as pasta's own C structures
+            // (version 2, experimental), with no specification to build a
+            // compatible server from, so the option is refused rather than
+            // serving a protocol of pastad's own invention.
+            check_path(s, arg);
+            fail(
+                "-c/--conf-path is not supported: pastad does not implement pasta's pesto "
+                "configuration socket");
     }
 }
 
@@ -825,11 +890,26 @@ void Parser::apply_dns(const OptionSpec& s, std::string_view arg) {
             }
             apply_search(s, arg);
             return;
+        // pasta refuses the --no- forms in its namespace mode, where they
+        // are the default; pastad accepts them as that default, stated.
+        case kDhcpDns:
         case kNoDhcpDns:
-            c_.no_dhcp_dns = true;
+            c_.dhcp_dns = s.val == kDhcpDns;
             return;
+        case kDhcpSearch:
         case kNoDhcpSearch:
-            c_.no_dhcp_search = true;
+            c_.dhcp_search = s.val == kDhcpSearch;
+            return;
+        case 'H':
+            // An empty name sends none, as in pasta.
+            if (arg.size() > kMaxDomain) {
+                fail_value(s, "host name", arg, "longer than 253 characters");
+            }
+            c_.hostname = arg;
+            return;
+        case kFqdn:
+            check_fqdn(s, arg);
+            c_.fqdn = arg;
             return;
     }
 }
@@ -928,11 +1008,6 @@ void Parser::apply_own(const OptionSpec& s, std::string_view arg) {
 // their arguments are checked as pasta checks them, then they are listed.
 void Parser::apply_unsupported(const OptionSpec& s, std::string_view arg) {
     switch (s.val) {
-        case kStats:
-            if (!parse_number(arg, 0)) {
-                fail_value(s, "delay", arg, "must be a number of seconds");
-            }
-            break;
         case 'F': {
             // Standard input, output and error cannot be the tap socket.
             const auto fd = parse_number(arg, 0);
@@ -941,20 +1016,6 @@ void Parser::apply_unsupported(const OptionSpec& s, std::string_view arg) {
             }
             break;
         }
-        case 'c':
-            check_path(s, arg);
-            break;
-        case 'H':
-        case kFqdn:
-            if (arg.empty() || arg.size() > kMaxDomain) {
-                fail_value(s, "name", arg, "must be 1..253 characters");
-            }
-            break;
-        case kRepairPath:
-            if (arg != "none") {
-                fail_value(s, "path", arg, "only 'none' is accepted outside vhost-user mode");
-            }
-            break;
         default:
             break;
     }
@@ -1010,6 +1071,11 @@ void Parser::finish(int argc, char* const argv[], int first_operand) {
     }
     if (!c_.config_net && copy_addrs_opt_) {
         fail("--no-copy-addrs needs --config-net");
+    }
+    // As in pasta, which also refuses --stats 0 without -f; pasta wants -f
+    // before --stats, pastad anywhere.
+    if (stats_opt_ && !c_.foreground) {
+        fail("--stats needs -f/--foreground: the table goes to standard error");
     }
     if (c_.host_lo_to_ns_lo && c_.no_splice) {
         fail("--host-lo-to-ns-lo needs the loopback bypass that --no-splice disables");
@@ -1093,6 +1159,13 @@ std::string version_text() {
            "A pasta-compatible network translator for network namespaces.\n" +
            "Licence: GPL-2.0-or-later (GNU General Public License, version 2 or later).\n" +
            "pastad comes with no warranty, as far as the law allows.\n";
+}
+
+std::string capabilities_text() {
+    // What pasta prints: a network back end. Written to standard output as
+    // the vhost-user back-end conventions ask, where pasta uses its log
+    // (standard error).
+    return "{\n  \"type\": \"net\"\n}\n";
 }
 
 }  // namespace pastad

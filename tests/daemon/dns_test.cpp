@@ -123,5 +123,40 @@ TEST(DnsPlanTest, SearchListFromOptionOrHost) {
     EXPECT_EQ(plan_dns(cfg, host, std::nullopt, std::nullopt).search, cfg.search);
 }
 
+// pasta's namespace mode hands out no nameservers and no search list over
+// DHCP, DHCPv6 or router advertisements unless --dhcp-dns / --dhcp-search.
+DnsPlan sample_plan() {
+    DnsPlan p;
+    p.ns4 = {a4("192.0.2.53")};
+    p.ns6 = {a6("2001:db8::53")};
+    p.search = {"example.test"};
+    return p;
+}
+
+TEST(DnsAnnouncementTest, NothingIsAnnouncedByDefault) {
+    const auto told = announced_dns(Config{}, sample_plan());
+    EXPECT_TRUE(told.ns4.empty());
+    EXPECT_TRUE(told.ns6.empty());
+    EXPECT_TRUE(told.search.empty());
+}
+
+TEST(DnsAnnouncementTest, DhcpDnsAnnouncesNameserversOnly) {
+    Config c;
+    c.dhcp_dns = true;
+    const auto told = announced_dns(c, sample_plan());
+    EXPECT_EQ(told.ns4, std::vector<Ip4>{a4("192.0.2.53")});
+    EXPECT_EQ(told.ns6, std::vector<Ip6>{a6("2001:db8::53")});
+    EXPECT_TRUE(told.search.empty());
+}
+
+TEST(DnsAnnouncementTest, DhcpSearchAnnouncesSearchListOnly) {
+    Config c;
+    c.dhcp_search = true;
+    const auto told = announced_dns(c, sample_plan());
+    EXPECT_TRUE(told.ns4.empty());
+    EXPECT_TRUE(told.ns6.empty());
+    EXPECT_EQ(told.search, std::vector<std::string>{"example.test"});
+}
+
 }  // namespace
 }  // namespace pastad

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace pastad::tap {
@@ -35,14 +36,18 @@ std::size_t serve(const Dhcpv6Server& s, const Bytes& payload, Bytes& out, bool&
     return s.handle(*f, *p, out, malformed);
 }
 
-Dhcpv6Server server() {
+Dhcpv6Config config() {
     Dhcpv6Config c;
     c.our_mac = kOurMac;
     c.our_ll = *Ip6::parse("fe80::1");
     c.addr = Ip6::parse("2001:db8::2");
     c.dns = {*Ip6::parse("2001:db8::53")};
     c.search = {"example.test"};
-    return Dhcpv6Server(c);
+    return c;
+}
+
+Dhcpv6Server server() {
+    return Dhcpv6Server(config());
 }
 
 // SOLICIT, transaction 0x010203, client id 00 03 00 01 + MAC, IA_NA IAID 7.
@@ -78,6 +83,74 @@ TEST(Dhcpv6ServerTest, SolicitGetsAdvertiseWithAddressAndDns) {
     EXPECT_TRUE(contains(p->payload, a));
     EXPECT_TRUE(contains(p->payload, msg({0, 23, 0, 16, 0x20, 1, 0x0d, 0xb8})));
     EXPECT_TRUE(contains(p->payload, msg({0, 24, 0, 14, 7})));
+}
+
+// Option codes of a DHCPv6 message's top level, in order.
+std::vector<int> option_codes(std::span<const std::byte> m) {
+    std::vector<int> codes;
+    for (std::size_t i = 4; i + 4 <= m.size();) {
+        codes.push_back(std::to_integer<int>(m[i]) << 8 | std::to_integer<int>(m[i + 1]));
+        i += 4 +
+             (std::to_integer<std::size_t>(m[i + 2]) << 8 | std::to_integer<std::size_t>(m[i + 3]));
+    }
+    return codes;
+}
+
+// pastad's default, as in pasta's namespace mode (daemon/dns.hpp).
+TEST(Dhcpv6ServerTest, NoNameserversOrSearchListLeavesTheirOptionsOut) {
+    auto c = config();
+    c.dns.clear();
+    c.search.clear();
+    Bytes out;
+    bool bad = true;
+    const auto len = serve(Dhcpv6Server(c), kSolicit, out, bad);
+    ASSERT_GT(len, 0u);
+    DropReason why;
+    const auto f = parse_frame({out.data(), len}, why);
+    ASSERT_TRUE(f);
+    const auto p = parse_udp(*f, why);
+    ASSERT_TRUE(p);
+    const auto codes = option_codes(p->payload);
+    EXPECT_NE(std::find(codes.begin(), codes.end(), 3), codes.end());  // IA_NA still there
+    EXPECT_EQ(std::find(codes.begin(), codes.end(), 23), codes.end());
+    EXPECT_EQ(std::find(codes.begin(), codes.end(), 24), codes.end());
+}
+
+// The UDP payload of the server's answer to `m`.
+Bytes answer(const Dhcpv6Config& c, const Bytes& m) {
+    Bytes out;
+    bool bad = true;
+    const auto len = serve(Dhcpv6Server(c), m, out, bad);
+    EXPECT_GT(len, 0u);
+    DropReason why;
+    const auto f = parse_frame({out.data(), len}, why);
+    EXPECT_TRUE(f);
+    const auto p = parse_udp(*f, why);
+    EXPECT_TRUE(p);
+    return Bytes(p->payload.begin(), p->payload.end());
+}
+
+TEST(Dhcpv6ServerTest, FqdnIsSentAsOption39) {
+    auto c = config();
+    c.fqdn = "box.example.test.";
+    const auto a = answer(c, kSolicit);
+    // Code 39, length 1 + 18, flags clear, the name in wire format.
+    EXPECT_TRUE(contains(a, msg({0,   39,  0,   19,  0,   3, 'b', 'o', 'x', 7,   'e', 'x',
+                                 'a', 'm', 'p', 'l', 'e', 4, 't', 'e', 's', 't', 0})));
+}
+
+TEST(Dhcpv6ServerTest, FqdnOverridesClientAskingServerToUpdate) {
+    auto c = config();
+    c.fqdn = "box";
+    auto m = kSolicit;
+    const auto fqdn = msg({0, 39, 0, 1, 0x01 /* S */});
+    m.insert(m.end(), fqdn.begin(), fqdn.end());
+    EXPECT_TRUE(contains(answer(c, m), msg({0, 39, 0, 6, 0x02 /* O */, 3, 'b', 'o', 'x', 0})));
+}
+
+TEST(Dhcpv6ServerTest, NoFqdnByDefault) {
+    const auto codes = option_codes(answer(config(), kSolicit));
+    EXPECT_EQ(std::find(codes.begin(), codes.end(), 39), codes.end());
 }
 
 TEST(Dhcpv6ServerTest, RapidCommitSolicitGetsReply) {

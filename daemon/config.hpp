@@ -50,6 +50,8 @@ struct Config {
     std::string ns_ifname;            // -I; empty: the template interface's name
     std::string template_if4;         // -i or --outbound-if4: template for IPv4
     std::string template_if6;         // -i or --outbound-if6: template for IPv6
+    std::string outbound_if4;         // --outbound-if4: host sockets of IPv4 flows bind to it
+    std::string outbound_if6;         // --outbound-if6: likewise for IPv6
     std::optional<unsigned> mtu;      // -m; unset: 65520; 0: leave the tap's MTU alone and
                                       // advertise none (DHCP option 26, NDP MTU option)
     std::optional<Ip4> addr4;         // -a (IPv4)

@@ -9,6 +9,7 @@
 // our output until end-of-file is not held up.
 #include <fcntl.h>
 #include <grp.h>
+#include <net/if.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -20,6 +21,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 #include "daemon/base/log.hpp"
 #include "daemon/config.hpp"
@@ -39,6 +41,18 @@ void close_inherited_fds() {
     if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
         for (int fd = 3; fd < 1024; ++fd) {
             ::close(fd);
+        }
+    }
+}
+
+// --outbound-if4/6 name host interfaces that must exist now: a typo would
+// otherwise only show as refused flows.
+void check_outbound_ifs(const Config& cfg) {
+    for (const auto& [name, option] :
+         {std::pair{&cfg.outbound_if4, "--outbound-if4"}, {&cfg.outbound_if6, "--outbound-if6"}}) {
+        if (!name->empty() && ::if_nametoindex(name->c_str()) == 0) {
+            throw std::invalid_argument(std::string(option) + " " + *name +
+                                        ": the host has no such interface");
         }
     }
 }
@@ -122,6 +136,7 @@ std::string spawned_resolv_conf(const Config& cfg, const NetPlan& plan) {
 int run(const Config& cfg, const FwdSpecs& specs) {
     // Reads of the host happen before joining any user namespace.
     NetPlan plan = plan_network(cfg);
+    check_outbound_ifs(cfg);
     for (const auto& line : describe(plan)) {
         log::netlink().info("{}", line);
     }

@@ -126,9 +126,9 @@ constexpr OptionSpec kOptions[] = {
     {"ns-ifname", 'I', "NAME", Group::Interface, "name of the tap (default: template's name)"},
     {"interface", 'i', "NAME", Group::Interface, "host template interface for both families"},
     {"outbound-if4", kOutboundIf4, "NAME", Group::Interface,
-     "IPv4 template and outbound interface"},
+     "bind IPv4 outbound sockets to NAME; IPv4 template"},
     {"outbound-if6", kOutboundIf6, "NAME", Group::Interface,
-     "IPv6 template and outbound interface"},
+     "bind IPv6 outbound sockets to NAME; IPv6 template"},
     {"mtu", 'm', "MTU", Group::Interface, "MTU 68..65520, 0: leave alone (default 65520)"},
     {"address", 'a', "ADDR[/LEN]", Group::Interface, "namespace address, once per family"},
     {"netmask", 'n', "MASK", Group::Interface, "IPv4 netmask, dotted or prefix length"},
@@ -537,6 +537,7 @@ private:
     bool prefix_from_netmask_ = false;
     bool copy_routes_opt_ = false;
     bool copy_addrs_opt_ = false;
+    bool interface_given_ = false;  // -i: --outbound-if4/6 then leave the templates
 };
 
 void Parser::apply(int val, const char* optarg_or_null) {
@@ -667,14 +668,22 @@ void Parser::apply_interface(const OptionSpec& s, std::string_view arg) {
             // such an interface is found when the template is read over netlink.
             check_ifname(s, arg);
             c_.template_if4 = c_.template_if6 = arg;
+            interface_given_ = true;
             return;
         case kOutboundIf4:
+            // Also the template, unless -i names one, wherever it stands.
             check_ifname(s, arg);
-            c_.template_if4 = arg;
+            c_.outbound_if4 = arg;
+            if (!interface_given_) {
+                c_.template_if4 = arg;
+            }
             return;
         case kOutboundIf6:
             check_ifname(s, arg);
-            c_.template_if6 = arg;
+            c_.outbound_if6 = arg;
+            if (!interface_given_) {
+                c_.template_if6 = arg;
+            }
             return;
         case 'm': {
             const auto mtu = parse_number(arg, 0);

@@ -347,8 +347,25 @@ TEST(OptionsTest, OutboundInterfacesSetOneFamilyEach) {
     const auto c = config({"--outbound-if4", "eth0", "--outbound-if6", "eth1"});
     EXPECT_EQ(c.template_if4, "eth0");
     EXPECT_EQ(c.template_if6, "eth1");
+    EXPECT_EQ(c.outbound_if4, "eth0");
+    EXPECT_EQ(c.outbound_if6, "eth1");
+    EXPECT_THAT(config({}).outbound_if4, IsEmpty());
+    EXPECT_THAT(config({}).outbound_if6, IsEmpty());
     EXPECT_THAT(error_of({"--outbound-if4", "x:y"}), HasSubstr("for --outbound-if4"));
     EXPECT_THAT(error_of({"--outbound-if6", "0123456789abcdef"}), HasSubstr("for --outbound-if6"));
+}
+
+TEST(OptionsTest, InterfaceOptionWinsTemplateOverOutboundInterfacesInAnyOrder) {
+    for (const auto& args : {std::vector<std::string>{"-i", "eth9", "--outbound-if4", "eth0",
+                                                      "--outbound-if6", "eth1"},
+                             std::vector<std::string>{"--outbound-if4", "eth0", "--outbound-if6",
+                                                      "eth1", "-i", "eth9"}}) {
+        const auto c = config(args);
+        EXPECT_EQ(c.template_if4, "eth9");
+        EXPECT_EQ(c.template_if6, "eth9");
+        EXPECT_EQ(c.outbound_if4, "eth0");
+        EXPECT_EQ(c.outbound_if6, "eth1");
+    }
 }
 
 TEST(OptionsTest, MtuRangeAndZeroAreAccepted) {

@@ -44,6 +44,7 @@ struct Config {
     bool netns_only = false;           // --netns-only: never join a user namespace; also
                                        // set, as pasta does, for --netns without --userns
     bool no_netns_quit = false;        // --no-netns-quit
+    int tap_fd = -1;                   // -F: an open tap device to use; -1: create one
 
     // Interfaces and addressing.
     bool config_net = false;          // --config-net

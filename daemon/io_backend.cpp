@@ -181,7 +181,9 @@ public:
                     flush();
                     h.on_tx_space();
                 }
-                if ((evs[i].events & EPOLLIN) && !read_tap(h)) {
+                // A tap whose device went away polls as EPOLLERR only;
+                // reading it is how that is found out.
+                if ((evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !read_tap(h)) {
                     more = true;
                 }
             } else {
@@ -211,6 +213,13 @@ public:
     }
 
     void flush() override {
+        if (tap_gone_) {
+            counters_.tx_dropped += ring_.used();
+            while (ring_.used() > 0) {
+                ring_.pop();
+            }
+            return;
+        }
         while (ring_.used() > 0) {
             const auto f = ring_.frame(0);
             const ssize_t w = ::write(tap_, f.data(), f.size());
@@ -248,7 +257,9 @@ private:
         for (std::size_t i = 0; i < kRxBatch; ++i) {
             const ssize_t n = ::read(tap_, rx_.data(), rx_.size());
             if (n <= 0) {
-                if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                if (n < 0 && tap_read_failed(errno)) {
+                    ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, tap_, nullptr);
+                } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
                     log::daemon().warn("reading the tap: {}", std::strerror(errno));
                 }
                 return true;
@@ -417,6 +428,17 @@ public:
         // trip through the ring's task work before the slot is free, which
         // doubled the round-trip time of 1-byte exchanges. Bulk goes as one
         // linked chain, in flight one at a time, which keeps frames in order.
+        if (tap_gone_) {
+            // No tap to write to; frames still in flight complete first.
+            if (in_flight_ == 0) {
+                counters_.tx_dropped += ring_tx_.used();
+                while (ring_tx_.used() > 0) {
+                    ring_tx_.pop();
+                }
+            }
+            submit();
+            return;
+        }
         if (in_flight_ == 0 && ring_tx_.used() > 0 && ring_tx_.used() <= kSyncTxFrames) {
             while (ring_tx_.used() > 0) {
                 const auto f = ring_tx_.frame(0);
@@ -522,6 +544,9 @@ private:
         for (std::size_t i = 0; i < kRxBatch; ++i) {
             const ssize_t n = ::read(tap_, rx_.data(), rx_.size());
             if (n <= 0) {
+                if (n < 0 && tap_read_failed(errno)) {
+                    return;  // not polled again
+                }
                 if (n < 0 && errno != EAGAIN && errno != EINTR) {
                     log::daemon().warn("reading the tap: {}", std::strerror(errno));
                 }

@@ -8,6 +8,7 @@
 // everything ready without blocking and flushes queued frames to the tap.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -72,6 +73,10 @@ public:
     void set_capture(PcapWriter* w) { capture_ = w; }
     PcapWriter* capture() const { return capture_; }
 
+    // True once a read found the tap device gone (deleted, or its namespace
+    // destroyed): the back end stopped reading it; the loop should end.
+    bool tap_gone() const { return tap_gone_; }
+
 protected:
     // Called by the back ends for each frame written to the tap.
     void record_tx(std::span<const std::byte> frame) {
@@ -80,8 +85,20 @@ protected:
         }
     }
 
+    // Sorts a failed read of the tap: a detached tun file answers EBADFD
+    // (tun_chr_read_iter() in drivers/net/tun.c) and polls as EPOLLERR
+    // for ever, so it is recorded rather than retried. Returns whether the
+    // tap is gone.
+    bool tap_read_failed(int err) {
+        if (err == EBADFD) {
+            tap_gone_ = true;
+        }
+        return tap_gone_;
+    }
+
     Counters counters_;
     PcapWriter* capture_ = nullptr;
+    bool tap_gone_ = false;
 };
 
 }  // namespace pastad

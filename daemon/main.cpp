@@ -36,13 +36,25 @@ namespace pastad {
 namespace {
 
 // Descriptors the caller leaked to us would otherwise live as long as the
-// daemon, e.g. directories of a container's root file system.
-void close_inherited_fds() {
-    if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
-        for (int fd = 3; fd < 1024; ++fd) {
-            ::close(fd);
+// daemon, e.g. directories of a container's root file system. `keep` (the
+// tap of -F, or -1) is the one handed over on purpose.
+void close_inherited_fds(int keep) {
+    const auto close_from = [](unsigned first, unsigned last) {
+        if (first > last) {
+            return;
         }
+        if (::syscall(SYS_close_range, first, last, 0U) != 0) {
+            for (unsigned fd = first; fd <= last && fd < 1024; ++fd) {
+                ::close(static_cast<int>(fd));
+            }
+        }
+    };
+    if (keep < 3) {
+        close_from(3, ~0U);
+        return;
     }
+    close_from(3, static_cast<unsigned>(keep) - 1);
+    close_from(static_cast<unsigned>(keep) + 1, ~0U);
 }
 
 // --outbound-if4/6 name host interfaces that must exist now: a typo would
@@ -137,6 +149,10 @@ int run(const Config& cfg, const FwdSpecs& specs) {
     // Reads of the host happen before joining any user namespace.
     NetPlan plan = plan_network(cfg);
     check_outbound_ifs(cfg);
+    UniqueFd tap;
+    if (cfg.tap_fd >= 0) {
+        tap = adopt_tap(cfg.tap_fd, plan.ifname);
+    }
     for (const auto& line : describe(plan)) {
         log::netlink().info("{}", line);
     }
@@ -152,9 +168,10 @@ int run(const Config& cfg, const FwdSpecs& specs) {
     }
     ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-    UniqueFd tap;
     run_in_netns(target.netns.get(), [&] {
-        tap = open_tap(plan.ifname);
+        if (!tap) {
+            tap = open_tap(plan.ifname);
+        }
         apply_network(cfg, plan);
     });
     // Bound before readiness: the caller may connect as soon as we report it.
@@ -180,7 +197,6 @@ int run(const Config& cfg, const FwdSpecs& specs) {
 
 int main(int argc, char* argv[]) {
     using namespace pastad;
-    close_inherited_fds();
     ::signal(SIGPIPE, SIG_IGN);
     ::umask(022);
 
@@ -202,6 +218,7 @@ int main(int argc, char* argv[]) {
     }
 
     const Config& cfg = parsed.config;
+    close_inherited_fds(cfg.tap_fd);
     log::configure(log_settings(cfg, false));
     for (const auto& opt : parsed.unsupported) {
         log::daemon().warn("option --{} is not supported yet and has no effect", opt);

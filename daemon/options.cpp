@@ -122,6 +122,7 @@ constexpr OptionSpec kOptions[] = {
      "keep running when the namespace goes away"},
     {"config-net", kConfigNet, nullptr, Group::Target,
      "set up the tap's link, addresses and routes"},
+    {"fd", 'F', "FD", Group::Target, "use FD, an open tap device, instead of creating one"},
 
     {"ns-ifname", 'I', "NAME", Group::Interface, "name of the tap (default: template's name)"},
     {"interface", 'i', "NAME", Group::Interface, "host template interface for both families"},
@@ -178,7 +179,6 @@ constexpr OptionSpec kOptions[] = {
     {"stderr", 'e', nullptr, Group::Unsupported, "deprecated, no effect"},
     {"stats", kStats, "DELAY", Group::Unsupported, "print event statistics every DELAY seconds"},
     {"conf-path", 'c', "PATH", Group::Unsupported, "control socket for pesto"},
-    {"fd", 'F', "FD", Group::Unsupported, "use FD as the connected tap socket"},
     {"hostname", 'H', "NAME", Group::Unsupported, "host name sent in DHCP"},
     {"fqdn", kFqdn, "NAME", Group::Unsupported, "FQDN sent in DHCP and DHCPv6"},
     {"dhcp-dns", kDhcpDns, nullptr, Group::Unsupported, "announce nameservers (DHCP, DHCPv6, NDP)"},
@@ -538,6 +538,7 @@ private:
     bool copy_routes_opt_ = false;
     bool copy_addrs_opt_ = false;
     bool interface_given_ = false;  // -i: --outbound-if4/6 then leave the templates
+    bool ns_ifname_given_ = false;
 };
 
 void Parser::apply(int val, const char* optarg_or_null) {
@@ -654,6 +655,15 @@ void Parser::apply_target(const OptionSpec& s, std::string_view arg) {
         case kConfigNet:
             c_.config_net = true;
             return;
+        case 'F': {
+            // Standard input, output and error cannot be the tap.
+            const auto fd = parse_number(arg, 0);
+            if (!fd || *fd <= 2 || *fd > INT_MAX) {
+                fail_value(s, "file descriptor", arg, "must be a number above 2");
+            }
+            c_.tap_fd = static_cast<int>(*fd);
+            return;
+        }
     }
 }
 
@@ -662,6 +672,7 @@ void Parser::apply_interface(const OptionSpec& s, std::string_view arg) {
         case 'I':
             check_ifname(s, arg);
             c_.ns_ifname = arg;
+            ns_ifname_given_ = true;
             return;
         case 'i':
             // Limitation: the name is checked for form only; whether the host has
@@ -942,14 +953,6 @@ void Parser::apply_unsupported(const OptionSpec& s, std::string_view arg) {
                 fail_value(s, "delay", arg, "must be a number of seconds");
             }
             break;
-        case 'F': {
-            // Standard input, output and error cannot be the tap socket.
-            const auto fd = parse_number(arg, 0);
-            if (!fd || *fd <= 2 || *fd > INT_MAX) {
-                fail_value(s, "file descriptor", arg, "must be a number above 2");
-            }
-            break;
-        }
         case 'c':
             check_path(s, arg);
             break;
@@ -1022,6 +1025,9 @@ void Parser::finish(int argc, char* const argv[], int first_operand) {
     }
     if (c_.host_lo_to_ns_lo && c_.no_splice) {
         fail("--host-lo-to-ns-lo needs the loopback bypass that --no-splice disables");
+    }
+    if (c_.tap_fd >= 0 && ns_ifname_given_) {
+        fail("-I/--ns-ifname names a tap pastad creates; with -F/--fd the tap exists already");
     }
     set_target(argc, argv, first_operand);
 }

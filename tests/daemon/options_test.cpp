@@ -368,6 +368,17 @@ TEST(OptionsTest, InterfaceOptionWinsTemplateOverOutboundInterfacesInAnyOrder) {
     }
 }
 
+TEST(OptionsTest, FdTakesATapDescriptorAboveStandardStreams) {
+    EXPECT_EQ(config({}).tap_fd, -1);
+    EXPECT_EQ(config({"-F", "5"}).tap_fd, 5);
+    EXPECT_EQ(config({"--fd=0x10"}).tap_fd, 16);
+    EXPECT_THAT(error_of({"-F", "2"}), HasSubstr("invalid file descriptor '2' for -F/--fd"));
+    EXPECT_THAT(error_of({"-F", "-4"}), HasSubstr("for -F/--fd"));
+    EXPECT_THAT(error_of({"-F", "2147483648"}), HasSubstr("for -F/--fd"));
+    EXPECT_THAT(error_of({"-F", "5", "-I", "tap0"}), HasSubstr("-I/--ns-ifname"));
+    EXPECT_THAT(parse({"-F", "5"}).unsupported, IsEmpty());
+}
+
 TEST(OptionsTest, MtuRangeAndZeroAreAccepted) {
     EXPECT_EQ(config({"-m", "68"}).mtu, 68U);
     EXPECT_EQ(config({"-m", "65520"}).mtu, 65520U);
@@ -576,27 +587,11 @@ TEST(OptionsTest, IoBackendChoices) {
 }
 
 TEST(OptionsTest, UnsupportedOptionsAreListedOnceInOrder) {
-    const auto p = parse({"-e",
-                          "--stats",
-                          "5",
-                          "-c",
-                          "/tmp/ctl",
-                          "-F",
-                          "5",
-                          "-H",
-                          "box",
-                          "--fqdn",
-                          "box.example",
-                          "--dhcp-dns",
-                          "--dhcp-search",
-                          "--splice-only",
-                          "--chroot-fallback",
-                          "--print-capabilities",
-                          "--repair-path",
-                          "none",
-                          "--stderr",
-                          "-f"});
-    EXPECT_THAT(p.unsupported, ElementsAre("stderr", "stats", "conf-path", "fd", "hostname", "fqdn",
+    const auto p =
+        parse({"-e", "--stats", "5", "-c", "/tmp/ctl", "-H", "box", "--fqdn", "box.example",
+               "--dhcp-dns", "--dhcp-search", "--splice-only", "--chroot-fallback",
+               "--print-capabilities", "--repair-path", "none", "--stderr", "-f"});
+    EXPECT_THAT(p.unsupported, ElementsAre("stderr", "stats", "conf-path", "hostname", "fqdn",
                                            "dhcp-dns", "dhcp-search", "splice-only",
                                            "chroot-fallback", "print-capabilities", "repair-path"));
     EXPECT_TRUE(p.config.foreground);
@@ -604,7 +599,6 @@ TEST(OptionsTest, UnsupportedOptionsAreListedOnceInOrder) {
 
 TEST(OptionsTest, UnsupportedOptionsCheckTheirArguments) {
     EXPECT_THAT(error_of({"--stats", "soon"}), HasSubstr("invalid delay 'soon' for --stats"));
-    EXPECT_THAT(error_of({"-F", "2"}), HasSubstr("invalid file descriptor '2' for -F/--fd"));
     EXPECT_THAT(error_of({"--hostname="}), HasSubstr("for -H/--hostname"));
     EXPECT_THAT(error_of({"--fqdn", std::string(254, 'a')}), HasSubstr("for --fqdn"));
     EXPECT_THAT(error_of({"--conf-path="}), HasSubstr("for -c/--conf-path"));

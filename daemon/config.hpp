@@ -96,6 +96,7 @@ struct Config {
     bool no_tcp = false, no_udp = false, no_icmp = false;
     bool no_dhcp = false, no_ndp = false, no_dhcpv6 = false, no_ra = false;
     bool no_splice = false;         // --no-splice
+    bool splice_only = false;       // --splice-only: no tap, loopback forwards only
     bool host_lo_to_ns_lo = false;  // --host-lo-to-ns-lo
 
     // Port forwarding specifications, as given (validated by the forwarding

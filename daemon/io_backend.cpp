@@ -131,7 +131,9 @@ public:
             throw std::system_error(errno_code(), "creating an epoll instance");
         }
         rx_.resize(kSlotSize);
-        set_tap_events(EPOLLIN, EPOLL_CTL_ADD);
+        if (tap_ >= 0) {
+            set_tap_events(EPOLLIN, EPOLL_CTL_ADD);
+        }
         kick_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         epoll_event ev{};
         ev.events = EPOLLIN;
@@ -213,7 +215,7 @@ public:
     }
 
     void flush() override {
-        if (tap_gone_) {
+        if (tap_ < 0 || tap_gone_) {
             counters_.tx_dropped += ring_.used();
             while (ring_.used() > 0) {
                 ring_.pop();
@@ -319,7 +321,9 @@ public:
             throw std::system_error(errno_code(), "registering the io_uring eventfd");
         }
         rx_.resize(kSlotSize);
-        arm_rx();
+        if (tap_ >= 0) {
+            arm_rx();
+        }
         submit();
     }
     ~UringBackend() override {
@@ -428,7 +432,7 @@ public:
         // trip through the ring's task work before the slot is free, which
         // doubled the round-trip time of 1-byte exchanges. Bulk goes as one
         // linked chain, in flight one at a time, which keeps frames in order.
-        if (tap_gone_) {
+        if (tap_ < 0 || tap_gone_) {
             // No tap to write to; frames still in flight complete first.
             if (in_flight_ == 0) {
                 counters_.tx_dropped += ring_tx_.used();

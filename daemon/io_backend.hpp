@@ -49,7 +49,8 @@ public:
     static constexpr std::size_t kSlotSize = 65536;
 
     // Creates the back end. `kind` unset: io_uring when the kernel allows it,
-    // else epoll with a log line saying why. Takes no ownership of `tap_fd`.
+    // else epoll with a log line saying why. Takes no ownership of `tap_fd`;
+    // -1 means no tap (--splice-only): frames queued for it are dropped.
     static std::unique_ptr<IoBackend> create(std::optional<IoKind> kind, int tap_fd);
 
     virtual IoKind kind() const = 0;

@@ -153,8 +153,12 @@ int run(const Config& cfg, const FwdSpecs& specs) {
     if (cfg.tap_fd >= 0) {
         tap = adopt_tap(cfg.tap_fd, plan.ifname);
     }
-    for (const auto& line : describe(plan)) {
-        log::netlink().info("{}", line);
+    if (cfg.splice_only) {
+        log::netlink().info("no tap (--splice-only): port forwards over loopback only");
+    } else {
+        for (const auto& line : describe(plan)) {
+            log::netlink().info("{}", line);
+        }
     }
     Target target = open_target(cfg);
     // Set-up from here on (binding forwards included) takes long enough for
@@ -169,7 +173,7 @@ int run(const Config& cfg, const FwdSpecs& specs) {
     ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
     run_in_netns(target.netns.get(), [&] {
-        if (!tap) {
+        if (!tap && !cfg.splice_only) {
             tap = open_tap(plan.ifname);
         }
         apply_network(cfg, plan);

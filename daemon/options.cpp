@@ -165,6 +165,8 @@ constexpr OptionSpec kOptions[] = {
     {"no-dhcpv6", kNoDhcpv6, nullptr, Group::Protocol, "disable the DHCPv6 server"},
     {"no-ra", kNoRa, nullptr, Group::Protocol, "disable router advertisements"},
     {"no-splice", kNoSplice, nullptr, Group::Protocol, "disable the loopback bypass"},
+    {"splice-only", kSpliceOnly, nullptr, Group::Protocol,
+     "no tap: only forward ports over the loopback bypass"},
 
     {"tcp-ports", 't', "SPEC", Group::Ports, "forward host TCP ports into the namespace"},
     {"udp-ports", 'u', "SPEC", Group::Ports, "forward host UDP ports into the namespace"},
@@ -183,8 +185,6 @@ constexpr OptionSpec kOptions[] = {
     {"fqdn", kFqdn, "NAME", Group::Unsupported, "FQDN sent in DHCP and DHCPv6"},
     {"dhcp-dns", kDhcpDns, nullptr, Group::Unsupported, "announce nameservers (DHCP, DHCPv6, NDP)"},
     {"dhcp-search", kDhcpSearch, nullptr, Group::Unsupported, "announce the search list"},
-    {"splice-only", kSpliceOnly, nullptr, Group::Unsupported,
-     "no tap; forward loopback traffic only"},
     {"chroot-fallback", kChrootFallback, nullptr, Group::Unsupported,
      "chroot() if pivot_root() fails"},
     {"print-capabilities", kPrintCapabilities, nullptr, Group::Unsupported,
@@ -527,6 +527,7 @@ private:
     void apply_own(const OptionSpec& s, std::string_view arg);
     void apply_unsupported(const OptionSpec& s, std::string_view arg);
     void set_target(int argc, char* const argv[], int first_operand);
+    void finish_splice_only();
 
     ParsedCommandLine& out_;
     Config& c_;
@@ -539,6 +540,7 @@ private:
     bool copy_addrs_opt_ = false;
     bool interface_given_ = false;  // -i: --outbound-if4/6 then leave the templates
     bool ns_ifname_given_ = false;
+    bool ns_mac_given_ = false;
 };
 
 void Parser::apply(int val, const char* optarg_or_null) {
@@ -709,6 +711,7 @@ void Parser::apply_interface(const OptionSpec& s, std::string_view arg) {
             return;
         case kNsMacAddr:
             c_.ns_mac = parse_mac(s, arg);
+            ns_mac_given_ = true;
             return;
         case '4':
             ipv4_only_ = true;
@@ -904,6 +907,9 @@ void Parser::apply_protocol(const OptionSpec& s) {
         case kNoSplice:
             c_.no_splice = true;
             return;
+        case kSpliceOnly:
+            c_.splice_only = true;
+            return;
     }
 }
 
@@ -1011,6 +1017,40 @@ void Parser::set_target(int argc, char* const argv[], int first_operand) {
     c_.target_pid = static_cast<pid_t>(*pid);
 }
 
+// --splice-only: as in pasta, what needs the tap is refused, and what the
+// missing tap makes moot is implied.
+void Parser::finish_splice_only() {
+    const auto refuse = [](const char* option) {
+        fail(std::string(option) + " needs the tap that --splice-only leaves out");
+    };
+    if (ns_ifname_given_) {
+        refuse("-I/--ns-ifname");
+    }
+    if (ns_mac_given_) {
+        refuse("--ns-mac-addr");
+    }
+    if (c_.config_net) {
+        refuse("--config-net");
+    }
+    if (!c_.outbound_if4.empty()) {
+        refuse("--outbound-if4");
+    }
+    if (!c_.outbound_if6.empty()) {
+        refuse("--outbound-if6");
+    }
+    if (c_.tap_fd >= 0) {
+        refuse("-F/--fd");
+    }
+    if (c_.no_splice) {
+        fail("--splice-only and --no-splice exclude each other");
+    }
+    // Every forwarded connection reaches the namespace's loopback, and
+    // nothing could carry ICMP or router advertisements.
+    c_.host_lo_to_ns_lo = true;
+    c_.no_icmp = true;
+    c_.no_ra = true;
+}
+
 void Parser::finish(int argc, char* const argv[], int first_operand) {
     if (ipv4_only_ && ipv6_only_) {
         fail("-4/--ipv4-only and -6/--ipv6-only exclude each other");
@@ -1028,6 +1068,9 @@ void Parser::finish(int argc, char* const argv[], int first_operand) {
     }
     if (c_.tap_fd >= 0 && ns_ifname_given_) {
         fail("-I/--ns-ifname names a tap pastad creates; with -F/--fd the tap exists already");
+    }
+    if (c_.splice_only) {
+        finish_splice_only();
     }
     set_target(argc, argv, first_operand);
 }

@@ -379,6 +379,35 @@ TEST(OptionsTest, FdTakesATapDescriptorAboveStandardStreams) {
     EXPECT_THAT(parse({"-F", "5"}).unsupported, IsEmpty());
 }
 
+TEST(OptionsTest, SpliceOnlyImpliesLoopbackForwardsWithoutIcmpOrRa) {
+    const auto p = parse({"--splice-only", "-t", "8080"});
+    EXPECT_THAT(p.unsupported, IsEmpty());
+    EXPECT_TRUE(p.config.splice_only);
+    EXPECT_TRUE(p.config.host_lo_to_ns_lo);
+    EXPECT_TRUE(p.config.no_icmp);
+    EXPECT_TRUE(p.config.no_ra);
+    EXPECT_FALSE(p.config.no_tcp);
+    EXPECT_FALSE(config({}).splice_only);
+}
+
+TEST(OptionsTest, SpliceOnlyRefusesOptionsThatNeedTheTap) {
+    EXPECT_EQ(error_of({"--splice-only", "--config-net"}),
+              "--config-net needs the tap that --splice-only leaves out");
+    EXPECT_THAT(error_of({"--config-net", "--splice-only"}), HasSubstr("--config-net needs"));
+    EXPECT_THAT(error_of({"--splice-only", "-I", "tap0"}), HasSubstr("-I/--ns-ifname needs"));
+    EXPECT_THAT(error_of({"--splice-only", "--ns-mac-addr", "02:00:00:00:00:03"}),
+                HasSubstr("--ns-mac-addr needs"));
+    EXPECT_THAT(error_of({"--splice-only", "--outbound-if4", "eth0"}),
+                HasSubstr("--outbound-if4 needs"));
+    EXPECT_THAT(error_of({"--splice-only", "--outbound-if6", "eth0"}),
+                HasSubstr("--outbound-if6 needs"));
+    EXPECT_THAT(error_of({"--splice-only", "-F", "5"}), HasSubstr("-F/--fd needs"));
+    EXPECT_EQ(error_of({"--splice-only", "--no-splice"}),
+              "--splice-only and --no-splice exclude each other");
+    // Accepted, as in pasta: they only matter to a tap, and harm nothing.
+    EXPECT_EQ(error_of({"--splice-only", "-a", "192.0.2.2", "-m", "1500"}), "");
+}
+
 TEST(OptionsTest, MtuRangeAndZeroAreAccepted) {
     EXPECT_EQ(config({"-m", "68"}).mtu, 68U);
     EXPECT_EQ(config({"-m", "65520"}).mtu, 65520U);
@@ -587,13 +616,12 @@ TEST(OptionsTest, IoBackendChoices) {
 }
 
 TEST(OptionsTest, UnsupportedOptionsAreListedOnceInOrder) {
-    const auto p =
-        parse({"-e", "--stats", "5", "-c", "/tmp/ctl", "-H", "box", "--fqdn", "box.example",
-               "--dhcp-dns", "--dhcp-search", "--splice-only", "--chroot-fallback",
-               "--print-capabilities", "--repair-path", "none", "--stderr", "-f"});
-    EXPECT_THAT(p.unsupported, ElementsAre("stderr", "stats", "conf-path", "hostname", "fqdn",
-                                           "dhcp-dns", "dhcp-search", "splice-only",
-                                           "chroot-fallback", "print-capabilities", "repair-path"));
+    const auto p = parse({"-e", "--stats", "5", "-c", "/tmp/ctl", "-H", "box", "--fqdn",
+                          "box.example", "--dhcp-dns", "--dhcp-search", "--chroot-fallback",
+                          "--print-capabilities", "--repair-path", "none", "--stderr", "-f"});
+    EXPECT_THAT(p.unsupported,
+                ElementsAre("stderr", "stats", "conf-path", "hostname", "fqdn", "dhcp-dns",
+                            "dhcp-search", "chroot-fallback", "print-capabilities", "repair-path"));
     EXPECT_TRUE(p.config.foreground);
 }
 

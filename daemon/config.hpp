@@ -45,12 +45,15 @@ struct Config {
     bool netns_only = false;           // --netns-only: never join a user namespace; also
                                        // set, as pasta does, for --netns without --userns
     bool no_netns_quit = false;        // --no-netns-quit
+    int tap_fd = -1;                   // -F: an open tap device to use; -1: create one
 
     // Interfaces and addressing.
     bool config_net = false;          // --config-net
     std::string ns_ifname;            // -I; empty: the template interface's name
     std::string template_if4;         // -i or --outbound-if4: template for IPv4
     std::string template_if6;         // -i or --outbound-if6: template for IPv6
+    std::string outbound_if4;         // --outbound-if4: host sockets of IPv4 flows bind to it
+    std::string outbound_if6;         // --outbound-if6: likewise for IPv6
     std::optional<unsigned> mtu;      // -m; unset: 65520; 0: leave the tap's MTU alone and
                                       // advertise none (DHCP option 26, NDP MTU option)
     std::optional<Ip4> addr4;         // -a (IPv4)
@@ -100,6 +103,7 @@ struct Config {
     bool no_tcp = false, no_udp = false, no_icmp = false;
     bool no_dhcp = false, no_ndp = false, no_dhcpv6 = false, no_ra = false;
     bool no_splice = false;         // --no-splice
+    bool splice_only = false;       // --splice-only: no tap, loopback forwards only
     bool host_lo_to_ns_lo = false;  // --host-lo-to-ns-lo
 
     // Port forwarding specifications, as given (validated by the forwarding
@@ -120,11 +124,6 @@ enum class Action { Run, Help, Version, PrintCapabilities };
 struct ParsedCommandLine {
     Action action = Action::Run;
     Config config;
-    // Options that were recognised with valid arguments but are not implemented
-    // yet: each is named in a warning, never silently ignored. Long names
-    // without the leading dashes ("stderr" for -e/--stderr), in command-line
-    // order, each once.
-    std::vector<std::string> unsupported;
     // Warnings about options that were accepted but deserve one (-e, which is
     // deprecated), for main() to log once logging is set up; in command-line
     // order.

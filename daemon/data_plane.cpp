@@ -67,6 +67,8 @@ tap::TcpConfig DataPlane::tcp_config(const Config& cfg, const NetPlan& plan,
     t.mtu = plan.mtu != 0 ? plan.mtu : 65520;  // -m 0: the tap keeps the kernel's MTU
     t.outbound4 = cfg.outbound4;
     t.outbound6 = cfg.outbound6;
+    t.outbound_if4 = cfg.outbound_if4;
+    t.outbound_if6 = cfg.outbound_if6;
     return t;
 }
 
@@ -78,6 +80,8 @@ tap::UdpConfig DataPlane::udp_config(const Config& cfg, const NetPlan& plan,
     u.ns_mac = ns_mac;
     u.outbound4 = cfg.outbound4;
     u.outbound6 = cfg.outbound6;
+    u.outbound_if4 = cfg.outbound_if4;
+    u.outbound_if6 = cfg.outbound_if6;
     return u;
 }
 
@@ -89,6 +93,8 @@ tap::IcmpConfig DataPlane::icmp_config(const Config& cfg, const NetPlan& plan,
     i.ns_mac = ns_mac;
     i.outbound4 = cfg.outbound4;
     i.outbound6 = cfg.outbound6;
+    i.outbound_if4 = cfg.outbound_if4;
+    i.outbound_if6 = cfg.outbound_if6;
     return i;
 }
 

@@ -17,7 +17,10 @@
 //   a signal ended it);
 // - the target process (PID target) exits: exit 0;
 // - the namespace file (--netns) is deleted or moved away: exit 0, unless
-//   --no-netns-quit.
+//   --no-netns-quit;
+// - the tap device goes away (reads fail with EBADFD): exit 0 when it was
+//   given with -F (its owner ended the session, as pasta's one-off mode
+//   ends with its client), else exit 1.
 #include "event_loop.hpp"
 
 #include <sys/inotify.h>
@@ -72,6 +75,7 @@ public:
           fwd_(fwd),
           target_(target),
           tap_(std::move(tap)),
+          plan_ifname_(plan.ifname),
           pcap_(std::move(pcap)),
           io_backend_(IoBackend::create(requested_io_kind(cfg), tap_.get())),
           data_(cfg, plan, *io_backend_),
@@ -141,8 +145,23 @@ private:
                 return;
             }
             io_backend_->process(data_);
+            if (io_backend_->tap_gone()) {
+                tap_gone();
+                return;
+            }
             watch_data_plane();
         });
+    }
+
+    // With -F the caller owns the tap, and removing it is how the caller
+    // ends the session; a tap pastad made vanishing under it is an error.
+    void tap_gone() {
+        if (cfg_.tap_fd >= 0) {
+            stop(0, "the tap device given with -F/--fd is gone");
+        } else {
+            log::daemon().error("the tap device {} disappeared", plan_ifname_);
+            stop(1, "exiting without a tap");
+        }
     }
 
     void watch_signals() {
@@ -263,6 +282,7 @@ private:
     Forwarding* fwd_;
     Target& target_;
     UniqueFd tap_;
+    std::string plan_ifname_;
     asio::io_context io_{1};
     std::unique_ptr<PcapWriter> pcap_;  // before the back end, which points to it
     std::unique_ptr<IoBackend> io_backend_;

@@ -118,6 +118,9 @@ private:
 // The length of the virtio-net header in front of every frame on `tap`, 0
 // for a tap without IFF_VNET_HDR (or a descriptor that is no tap at all).
 std::size_t vnet_header_len(int tap) {
+    if (tap < 0) {
+        return 0;
+    }
     ifreq ifr{};
     int len = 0;
     if (::ioctl(tap, TUNGETIFF, &ifr) != 0 || !(ifr.ifr_flags & IFF_VNET_HDR) ||
@@ -156,9 +159,11 @@ std::span<const std::byte> strip_vnet_header(std::span<std::byte> raw, std::size
 }
 
 // Reads one frame from the tap into `rx`, ending the batch first when the
-// arena is full. Returns the frame, or an empty span when none waits.
+// arena is full. Returns the frame, or an empty span when none waits (`err`
+// then holds the read's errno, 0 at end of file).
 std::span<const std::byte> read_frame(int tap, std::size_t hdr, bool keep_tcp_partial, RxArena& rx,
-                                      IoHandler& h) {
+                                      IoHandler& h, int& err) {
+    err = 0;
     auto buf = rx.next();
     if (buf.empty()) {
         h.on_batch_end();
@@ -167,9 +172,7 @@ std::span<const std::byte> read_frame(int tap, std::size_t hdr, bool keep_tcp_pa
     }
     const ssize_t n = ::read(tap, buf.data(), buf.size());
     if (n <= 0) {
-        if (n < 0 && errno != EAGAIN && errno != EINTR) {
-            log::daemon().warn("reading the tap: {}", std::strerror(errno));
-        }
+        err = n < 0 ? errno : 0;
         return {};
     }
     rx.keep(static_cast<std::size_t>(n));
@@ -250,7 +253,9 @@ public:
         if (!ep_) {
             throw std::system_error(errno_code(), "creating an epoll instance");
         }
-        set_tap_events(EPOLLIN, EPOLL_CTL_ADD);
+        if (tap_ >= 0) {
+            set_tap_events(EPOLLIN, EPOLL_CTL_ADD);
+        }
         kick_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         epoll_event ev{};
         ev.events = EPOLLIN;
@@ -300,7 +305,9 @@ public:
                     flush();
                     h.on_tx_space();
                 }
-                if ((evs[i].events & EPOLLIN) && !read_tap(h)) {
+                // A tap whose device went away polls as EPOLLERR only;
+                // reading it is how that is found out.
+                if ((evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !read_tap(h)) {
                     more = true;
                 }
             } else {
@@ -331,6 +338,13 @@ public:
     }
 
     void flush() override {
+        if (tap_ < 0 || tap_gone_) {
+            counters_.tx_dropped += ring_.used();
+            while (ring_.used() > 0) {
+                ring_.pop();
+            }
+            return;
+        }
         while (ring_.used() > 0) {
             const auto f = ring_.frame(0);
             const auto wire = ring_.wire(0);
@@ -367,8 +381,14 @@ private:
     // Reads up to kRxBatch frames; false when the tap may hold more.
     bool read_tap(IoHandler& h) {
         for (std::size_t i = 0; i < kRxBatch; ++i) {
-            const auto f = read_frame(tap_, hdr_, capture() == nullptr, rx_, h);
+            int err = 0;
+            const auto f = read_frame(tap_, hdr_, capture() == nullptr, rx_, h, err);
             if (f.empty()) {
+                if (err != 0 && tap_read_failed(err)) {
+                    ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, tap_, nullptr);
+                } else if (err != 0 && err != EAGAIN && err != EINTR) {
+                    log::daemon().warn("reading the tap: {}", std::strerror(err));
+                }
                 return true;
             }
             ++counters_.rx_frames;
@@ -427,7 +447,9 @@ public:
         if (!efd_ || io_uring_register_eventfd(&ring_, efd_.get()) < 0) {
             throw std::system_error(errno_code(), "registering the io_uring eventfd");
         }
-        arm_rx();
+        if (tap_ >= 0) {
+            arm_rx();
+        }
         submit();
     }
     ~UringBackend() override {
@@ -537,6 +559,17 @@ public:
         // trip through the ring's task work before the slot is free, which
         // doubled the round-trip time of 1-byte exchanges. Bulk goes as one
         // linked chain, in flight one at a time, which keeps frames in order.
+        if (tap_ < 0 || tap_gone_) {
+            // No tap to write to; frames still in flight complete first.
+            if (in_flight_ == 0) {
+                counters_.tx_dropped += ring_tx_.used();
+                while (ring_tx_.used() > 0) {
+                    ring_tx_.pop();
+                }
+            }
+            submit();
+            return;
+        }
         if (in_flight_ == 0 && ring_tx_.used() > 0 && ring_tx_.used() <= kSyncTxFrames) {
             while (ring_tx_.used() > 0) {
                 const auto f = ring_tx_.frame(0);
@@ -641,8 +674,15 @@ private:
             }
         }
         for (std::size_t i = 0; i < kRxBatch; ++i) {
-            const auto f = read_frame(tap_, hdr_, capture() == nullptr, rx_, h);
+            int err = 0;
+            const auto f = read_frame(tap_, hdr_, capture() == nullptr, rx_, h, err);
             if (f.empty()) {
+                if (err != 0 && tap_read_failed(err)) {
+                    return;  // not polled again
+                }
+                if (err != 0 && err != EAGAIN && err != EINTR) {
+                    log::daemon().warn("reading the tap: {}", std::strerror(err));
+                }
                 break;
             }
             ++counters_.rx_frames;

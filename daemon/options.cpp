@@ -45,7 +45,6 @@ enum class Group {
     Protocol,
     Ports,
     Own,
-    Unsupported,
 };
 
 // getopt_long returns the short letter for options that have one, and one of
@@ -130,13 +129,14 @@ constexpr OptionSpec kOptions[] = {
      "keep running when the namespace goes away"},
     {"config-net", kConfigNet, nullptr, Group::Target,
      "set up the tap's link, addresses and routes"},
+    {"fd", 'F', "FD", Group::Target, "use FD, an open tap device, instead of creating one"},
 
     {"ns-ifname", 'I', "NAME", Group::Interface, "name of the tap (default: template's name)"},
     {"interface", 'i', "NAME", Group::Interface, "host template interface for both families"},
     {"outbound-if4", kOutboundIf4, "NAME", Group::Interface,
-     "IPv4 template and outbound interface"},
+     "bind IPv4 outbound sockets to NAME; IPv4 template"},
     {"outbound-if6", kOutboundIf6, "NAME", Group::Interface,
-     "IPv6 template and outbound interface"},
+     "bind IPv6 outbound sockets to NAME; IPv6 template"},
     {"mtu", 'm', "MTU", Group::Interface, "MTU 68..65520, 0: leave alone (default 65520)"},
     {"address", 'a', "ADDR[/LEN]", Group::Interface, "namespace address, once per family"},
     {"netmask", 'n', "MASK", Group::Interface, "IPv4 netmask, dotted or prefix length"},
@@ -176,6 +176,8 @@ constexpr OptionSpec kOptions[] = {
     {"no-dhcpv6", kNoDhcpv6, nullptr, Group::Protocol, "disable the DHCPv6 server"},
     {"no-ra", kNoRa, nullptr, Group::Protocol, "disable router advertisements"},
     {"no-splice", kNoSplice, nullptr, Group::Protocol, "disable the loopback bypass"},
+    {"splice-only", kSpliceOnly, nullptr, Group::Protocol,
+     "no tap: only forward ports over the loopback bypass"},
 
     {"tcp-ports", 't', "SPEC", Group::Ports, "forward host TCP ports into the namespace"},
     {"udp-ports", 'u', "SPEC", Group::Ports, "forward host UDP ports into the namespace"},
@@ -187,9 +189,6 @@ constexpr OptionSpec kOptions[] = {
 
     {"io-backend", kIoBackend, "uring|epoll", Group::Own, "data plane back end (default: uring)"},
 
-    {"fd", 'F', "FD", Group::Unsupported, "use FD as the connected tap socket"},
-    {"splice-only", kSpliceOnly, nullptr, Group::Unsupported,
-     "no tap; forward loopback traffic only"},
 };
 // clang-format on
 
@@ -202,9 +201,8 @@ constexpr const char* kGroupTitles[] = {
     "Protocols and services",
     "Port forwarding",
     "Options of pastad's own",
-    "Accepted, not supported yet",
 };
-static_assert(std::size(kGroupTitles) == static_cast<std::size_t>(Group::Unsupported) + 1,
+static_assert(std::size(kGroupTitles) == static_cast<std::size_t>(Group::Own) + 1,
               "one title per group");
 
 // Pasta's limits: an IPv4 link needs 68 (RFC 791); a frame on the tap is at
@@ -550,8 +548,8 @@ private:
     void apply_protocol(const OptionSpec& s);
     void apply_ports(const OptionSpec& s, std::string_view arg);
     void apply_own(const OptionSpec& s, std::string_view arg);
-    void apply_unsupported(const OptionSpec& s, std::string_view arg);
     void set_target(int argc, char* const argv[], int first_operand);
+    void finish_splice_only();
 
     ParsedCommandLine& out_;
     Config& c_;
@@ -563,6 +561,9 @@ private:
     bool copy_routes_opt_ = false;
     bool copy_addrs_opt_ = false;
     bool stats_opt_ = false;
+    bool interface_given_ = false;  // -i: --outbound-if4/6 then leave the templates
+    bool ns_ifname_given_ = false;
+    bool ns_mac_given_ = false;
 };
 
 void Parser::apply(int val, const char* optarg_or_null) {
@@ -592,9 +593,6 @@ void Parser::apply(int val, const char* optarg_or_null) {
             return;
         case Group::Own:
             apply_own(s, arg);
-            return;
-        case Group::Unsupported:
-            apply_unsupported(s, arg);
             return;
     }
 }
@@ -718,6 +716,15 @@ void Parser::apply_target(const OptionSpec& s, std::string_view arg) {
         case kConfigNet:
             c_.config_net = true;
             return;
+        case 'F': {
+            // Standard input, output and error cannot be the tap.
+            const auto fd = parse_number(arg, 0);
+            if (!fd || *fd <= 2 || *fd > INT_MAX) {
+                fail_value(s, "file descriptor", arg, "must be a number above 2");
+            }
+            c_.tap_fd = static_cast<int>(*fd);
+            return;
+        }
     }
 }
 
@@ -726,20 +733,29 @@ void Parser::apply_interface(const OptionSpec& s, std::string_view arg) {
         case 'I':
             check_ifname(s, arg);
             c_.ns_ifname = arg;
+            ns_ifname_given_ = true;
             return;
         case 'i':
             // Limitation: the name is checked for form only; whether the host has
             // such an interface is found when the template is read over netlink.
             check_ifname(s, arg);
             c_.template_if4 = c_.template_if6 = arg;
+            interface_given_ = true;
             return;
         case kOutboundIf4:
+            // Also the template, unless -i names one, wherever it stands.
             check_ifname(s, arg);
-            c_.template_if4 = arg;
+            c_.outbound_if4 = arg;
+            if (!interface_given_) {
+                c_.template_if4 = arg;
+            }
             return;
         case kOutboundIf6:
             check_ifname(s, arg);
-            c_.template_if6 = arg;
+            c_.outbound_if6 = arg;
+            if (!interface_given_) {
+                c_.template_if6 = arg;
+            }
             return;
         case 'm': {
             const auto mtu = parse_number(arg, 0);
@@ -754,6 +770,7 @@ void Parser::apply_interface(const OptionSpec& s, std::string_view arg) {
             return;
         case kNsMacAddr:
             c_.ns_mac = parse_mac(s, arg);
+            ns_mac_given_ = true;
             return;
         case '4':
             ipv4_only_ = true;
@@ -964,6 +981,9 @@ void Parser::apply_protocol(const OptionSpec& s) {
         case kNoSplice:
             c_.no_splice = true;
             return;
+        case kSpliceOnly:
+            c_.splice_only = true;
+            return;
     }
 }
 
@@ -1004,29 +1024,6 @@ void Parser::apply_own(const OptionSpec& s, std::string_view arg) {
     }
 }
 
-// Options pasta accepts in its own mode that pastad does not implement yet:
-// their arguments are checked as pasta checks them, then they are listed.
-void Parser::apply_unsupported(const OptionSpec& s, std::string_view arg) {
-    switch (s.val) {
-        case 'F': {
-            // Standard input, output and error cannot be the tap socket.
-            const auto fd = parse_number(arg, 0);
-            if (!fd || *fd <= 2 || *fd > INT_MAX) {
-                fail_value(s, "file descriptor", arg, "must be a number above 2");
-            }
-            break;
-        }
-        default:
-            break;
-    }
-    for (const auto& name : out_.unsupported) {
-        if (name == s.name) {
-            return;
-        }
-    }
-    out_.unsupported.emplace_back(s.name);
-}
-
 void Parser::set_target(int argc, char* const argv[], int first_operand) {
     if (!c_.netns_path.empty()) {
         if (first_operand < argc) {
@@ -1060,6 +1057,40 @@ void Parser::set_target(int argc, char* const argv[], int first_operand) {
     c_.target_pid = static_cast<pid_t>(*pid);
 }
 
+// --splice-only: as in pasta, what needs the tap is refused, and what the
+// missing tap makes moot is implied.
+void Parser::finish_splice_only() {
+    const auto refuse = [](const char* option) {
+        fail(std::string(option) + " needs the tap that --splice-only leaves out");
+    };
+    if (ns_ifname_given_) {
+        refuse("-I/--ns-ifname");
+    }
+    if (ns_mac_given_) {
+        refuse("--ns-mac-addr");
+    }
+    if (c_.config_net) {
+        refuse("--config-net");
+    }
+    if (!c_.outbound_if4.empty()) {
+        refuse("--outbound-if4");
+    }
+    if (!c_.outbound_if6.empty()) {
+        refuse("--outbound-if6");
+    }
+    if (c_.tap_fd >= 0) {
+        refuse("-F/--fd");
+    }
+    if (c_.no_splice) {
+        fail("--splice-only and --no-splice exclude each other");
+    }
+    // Every forwarded connection reaches the namespace's loopback, and
+    // nothing could carry ICMP or router advertisements.
+    c_.host_lo_to_ns_lo = true;
+    c_.no_icmp = true;
+    c_.no_ra = true;
+}
+
 void Parser::finish(int argc, char* const argv[], int first_operand) {
     if (ipv4_only_ && ipv6_only_) {
         fail("-4/--ipv4-only and -6/--ipv6-only exclude each other");
@@ -1079,6 +1110,12 @@ void Parser::finish(int argc, char* const argv[], int first_operand) {
     }
     if (c_.host_lo_to_ns_lo && c_.no_splice) {
         fail("--host-lo-to-ns-lo needs the loopback bypass that --no-splice disables");
+    }
+    if (c_.tap_fd >= 0 && ns_ifname_given_) {
+        fail("-I/--ns-ifname names a tap pastad creates; with -F/--fd the tap exists already");
+    }
+    if (c_.splice_only) {
+        finish_splice_only();
     }
     set_target(argc, argv, first_operand);
 }

@@ -130,6 +130,7 @@
 #include "daemon/base/log.hpp"
 #include "tap/checksum.hpp"
 #include "tap/ip_header.hpp"
+#include "tap/outbound.hpp"
 
 namespace pastad::tap {
 
@@ -827,7 +828,8 @@ void TcpEngine::Impl::open_from_ns(const Endpoints& ep, const TcpSegment& seg, T
         return;
     }
 
-    // Nonblocking socket, optional bind to the outbound address, connect().
+    // Nonblocking socket, optional binds to the outbound interface and
+    // address, connect().
     const InAny dst = map_destination(ep.peer_addr, ep.peer_port);
     const int family = dst.is_v4() ? AF_INET : AF_INET6;
     UniqueFd fd(socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
@@ -835,6 +837,11 @@ void TcpEngine::Impl::open_from_ns(const Endpoints& ep, const TcpSegment& seg, T
         if (auto n = sock_warn_.allow(now)) {
             log_.warn("tcp: socket() failed: {} ({} time(s))", std::strerror(errno), *n);
         }
+        reply_rst_no_conn(ep, seg);
+        return;
+    }
+    if (!bind_outbound_if(fd.get(), dst, dst.is_v4() ? cfg_.outbound_if4 : cfg_.outbound_if6)) {
+        ++stats_.refused;
         reply_rst_no_conn(ep, seg);
         return;
     }

@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "daemon/base/inet.hpp"
 #include "daemon/base/unique_fd.hpp"
@@ -77,6 +78,8 @@ struct TcpConfig : AddressMapConfig {
 
     std::optional<Ip4> outbound4;  // bound (port 0) before connect()
     std::optional<Ip6> outbound6;
+    std::string outbound_if4;  // SO_BINDTODEVICE before connect(); empty: none
+    std::string outbound_if6;
 };
 
 // Poller tokens: kind in bits 56-63, connection index in bits 32-55,

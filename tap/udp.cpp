@@ -58,7 +58,12 @@
 //
 // Binding. The socket binds to the namespace's source port where the host
 // allows it (so peers that answer to the source port, and logs, agree),
-// else to an ephemeral port; to --outbound's address when given.
+// else to an ephemeral port; to --outbound's address when given. With
+// --outbound-if4/6 it is bound to that interface too, unless the flow's
+// first destination is on the host's loopback.
+// Limitation: a flow bound to an interface cannot later reach the host's
+// loopback (a gateway-mapped destination): such datagrams are dropped by
+// the kernel, and a flow that began on loopback stays unbound.
 //
 // Limitations. IP fragments from the namespace are dropped by the frame
 // parser, so the largest datagram in each direction is what one frame at
@@ -90,6 +95,7 @@
 #include "daemon/base/log.hpp"
 #include "tap/frame.hpp"
 #include "tap/ip_header.hpp"
+#include "tap/outbound.hpp"
 
 namespace pastad::tap {
 
@@ -154,7 +160,8 @@ public:
     std::vector<std::uint32_t> active_;
 
 private:
-    Flow* lookup_or_open(const Key& key, UdpTime now, int reply_fd = -1);
+    Flow* lookup_or_open(const Key& key, UdpTime now, int reply_fd = -1,
+                         const InAny* first_dst = nullptr);
     Flow* flow_of(std::uint64_t token);
     void close(std::uint32_t idx, const char* why);
     void remember_alias(Flow& f, const InAny& real, std::uint16_t port, const InAny& shown);
@@ -219,7 +226,8 @@ UdpEngine::Impl::~Impl() {
 // ---------------------------------------------------------------------------
 // Flow table
 
-Flow* UdpEngine::Impl::lookup_or_open(const Key& key, UdpTime now, int reply_fd) {
+Flow* UdpEngine::Impl::lookup_or_open(const Key& key, UdpTime now, int reply_fd,
+                                      const InAny* first_dst) {
     if (const auto it = map_.find(key); it != map_.end()) {
         return &flows_[it->second];
     }
@@ -251,6 +259,11 @@ Flow* UdpEngine::Impl::lookup_or_open(const Key& key, UdpTime now, int reply_fd)
     } else {
         (void)setsockopt(fd.get(), SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         (void)setsockopt(fd.get(), SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
+    }
+    if (reply_fd < 0 && first_dst != nullptr &&
+        !bind_outbound_if(fd.get(), *first_dst, v4 ? cfg_.outbound_if4 : cfg_.outbound_if6)) {
+        ++stats_.dropped_no_socket;
+        return nullptr;
     }
     if (reply_fd < 0) {
         InAny local = v4 ? InAny::from(cfg_.outbound4.value_or(Ip4{}))
@@ -364,12 +377,12 @@ void UdpEngine::Impl::on_datagram(const Endpoints& ep, std::span<const std::byte
     if (out_count_ == kBatch || stage_.size() - stage_used_ < payload.size()) {
         flush();
     }
-    Flow* f = lookup_or_open(Key{ep.ns_addr, ep.ns_port}, now);
+    InAny dst = map_to_host(cfg_, ep.peer_addr, ep.peer_port);
+    Flow* f = lookup_or_open(Key{ep.ns_addr, ep.ns_port}, now, -1, &dst);
     if (f == nullptr) {
         return;
     }
     f->last = now;
-    InAny dst = map_to_host(cfg_, ep.peer_addr, ep.peer_port);
     if (const InAny* real = forwarded_client(*f, ep.peer_addr, ep.peer_port)) {
         dst = *real;
     } else if (dst != ep.peer_addr) {

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "daemon/base/inet.hpp"
 #include "tap/address_map.hpp"
@@ -37,6 +38,8 @@ struct UdpConfig : AddressMapConfig {
     std::chrono::seconds idle_timeout{180};  // as pasta's UDP flows
     std::optional<Ip4> outbound4;            // bound before use (port: the namespace's, else 0)
     std::optional<Ip6> outbound6;
+    std::string outbound_if4;  // SO_BINDTODEVICE at open; empty: none
+    std::string outbound_if6;
 };
 
 class UdpEngine {

@@ -59,7 +59,6 @@ TEST(OptionsTest, NoArgumentsSpawnsShellWithPastaDefaults) {
     EXPECT_TRUE(p.config.ipv4);
     EXPECT_TRUE(p.config.ipv6);
     EXPECT_FALSE(p.config.mtu.has_value());
-    EXPECT_THAT(p.unsupported, IsEmpty());
 }
 
 TEST(OptionsTest, PodmanTcpForwardInvocationParses) {
@@ -80,7 +79,6 @@ TEST(OptionsTest, PodmanTcpForwardInvocationParses) {
     EXPECT_EQ(c.netns_path, "/run/user/1000/netns/netns-x");
     EXPECT_TRUE(c.netns_only);
     EXPECT_EQ(c.map_guest_addr4, ip4("169.254.1.2"));
-    EXPECT_THAT(p.unsupported, IsEmpty());
 }
 
 TEST(OptionsTest, PodmanUdpForwardWithAddressParses) {
@@ -347,8 +345,63 @@ TEST(OptionsTest, OutboundInterfacesSetOneFamilyEach) {
     const auto c = config({"--outbound-if4", "eth0", "--outbound-if6", "eth1"});
     EXPECT_EQ(c.template_if4, "eth0");
     EXPECT_EQ(c.template_if6, "eth1");
+    EXPECT_EQ(c.outbound_if4, "eth0");
+    EXPECT_EQ(c.outbound_if6, "eth1");
+    EXPECT_THAT(config({}).outbound_if4, IsEmpty());
+    EXPECT_THAT(config({}).outbound_if6, IsEmpty());
     EXPECT_THAT(error_of({"--outbound-if4", "x:y"}), HasSubstr("for --outbound-if4"));
     EXPECT_THAT(error_of({"--outbound-if6", "0123456789abcdef"}), HasSubstr("for --outbound-if6"));
+}
+
+TEST(OptionsTest, InterfaceOptionWinsTemplateOverOutboundInterfacesInAnyOrder) {
+    for (const auto& args : {std::vector<std::string>{"-i", "eth9", "--outbound-if4", "eth0",
+                                                      "--outbound-if6", "eth1"},
+                             std::vector<std::string>{"--outbound-if4", "eth0", "--outbound-if6",
+                                                      "eth1", "-i", "eth9"}}) {
+        const auto c = config(args);
+        EXPECT_EQ(c.template_if4, "eth9");
+        EXPECT_EQ(c.template_if6, "eth9");
+        EXPECT_EQ(c.outbound_if4, "eth0");
+        EXPECT_EQ(c.outbound_if6, "eth1");
+    }
+}
+
+TEST(OptionsTest, FdTakesATapDescriptorAboveStandardStreams) {
+    EXPECT_EQ(config({}).tap_fd, -1);
+    EXPECT_EQ(config({"-F", "5"}).tap_fd, 5);
+    EXPECT_EQ(config({"--fd=0x10"}).tap_fd, 16);
+    EXPECT_THAT(error_of({"-F", "2"}), HasSubstr("invalid file descriptor '2' for -F/--fd"));
+    EXPECT_THAT(error_of({"-F", "-4"}), HasSubstr("for -F/--fd"));
+    EXPECT_THAT(error_of({"-F", "2147483648"}), HasSubstr("for -F/--fd"));
+    EXPECT_THAT(error_of({"-F", "5", "-I", "tap0"}), HasSubstr("-I/--ns-ifname"));
+}
+
+TEST(OptionsTest, SpliceOnlyImpliesLoopbackForwardsWithoutIcmpOrRa) {
+    const auto p = parse({"--splice-only", "-t", "8080"});
+    EXPECT_TRUE(p.config.splice_only);
+    EXPECT_TRUE(p.config.host_lo_to_ns_lo);
+    EXPECT_TRUE(p.config.no_icmp);
+    EXPECT_TRUE(p.config.no_ra);
+    EXPECT_FALSE(p.config.no_tcp);
+    EXPECT_FALSE(config({}).splice_only);
+}
+
+TEST(OptionsTest, SpliceOnlyRefusesOptionsThatNeedTheTap) {
+    EXPECT_EQ(error_of({"--splice-only", "--config-net"}),
+              "--config-net needs the tap that --splice-only leaves out");
+    EXPECT_THAT(error_of({"--config-net", "--splice-only"}), HasSubstr("--config-net needs"));
+    EXPECT_THAT(error_of({"--splice-only", "-I", "tap0"}), HasSubstr("-I/--ns-ifname needs"));
+    EXPECT_THAT(error_of({"--splice-only", "--ns-mac-addr", "02:00:00:00:00:03"}),
+                HasSubstr("--ns-mac-addr needs"));
+    EXPECT_THAT(error_of({"--splice-only", "--outbound-if4", "eth0"}),
+                HasSubstr("--outbound-if4 needs"));
+    EXPECT_THAT(error_of({"--splice-only", "--outbound-if6", "eth0"}),
+                HasSubstr("--outbound-if6 needs"));
+    EXPECT_THAT(error_of({"--splice-only", "-F", "5"}), HasSubstr("-F/--fd needs"));
+    EXPECT_EQ(error_of({"--splice-only", "--no-splice"}),
+              "--splice-only and --no-splice exclude each other");
+    // Accepted, as in pasta: they only matter to a tap, and harm nothing.
+    EXPECT_EQ(error_of({"--splice-only", "-a", "192.0.2.2", "-m", "1500"}), "");
 }
 
 TEST(OptionsTest, MtuRangeAndZeroAreAccepted) {
@@ -617,22 +670,10 @@ TEST(OptionsTest, IoBackendChoices) {
               "invalid back end 'poll' for --io-backend: must be 'uring' or 'epoll'");
 }
 
-// Only the options still in "Accepted, not supported yet" are listed.
-TEST(OptionsTest, UnsupportedOptionsAreListedOnceInOrder) {
-    const auto p = parse({"--splice-only", "-F", "5", "--splice-only", "-f"});
-    EXPECT_THAT(p.unsupported, ElementsAre("splice-only", "fd"));
-    EXPECT_TRUE(p.config.foreground);
-}
-
-TEST(OptionsTest, UnsupportedOptionsCheckTheirArguments) {
-    EXPECT_THAT(error_of({"-F", "2"}), HasSubstr("invalid file descriptor '2' for -F/--fd"));
-}
-
-TEST(OptionsTest, ImplementedOptionsAreNotListedAsUnsupported) {
+TEST(OptionsTest, OptionsOfNewerPastaParse) {
     const auto p =
         parse({"-f", "-e", "--stats", "5", "-H", "box", "--fqdn", "box.example", "--dhcp-dns",
                "--dhcp-search", "--chroot-fallback", "--repair-path", "none", "--stderr"});
-    EXPECT_THAT(p.unsupported, IsEmpty());
     EXPECT_EQ(p.action, Action::Run);
 }
 

@@ -21,9 +21,11 @@ namespace {
 
 using Bytes = std::vector<std::byte>;
 
-Bytes sized(Bytes b, std::size_t n) {
-    b.resize(n);
-    return b;
+// The first `n` bytes of `b`. Takes `b` by reference: callers pass a
+// builder's call as `n` that fills `b`, and a by-value parameter may be
+// copied before that call runs (clang evaluates arguments left to right).
+Bytes sized(const Bytes& b, std::size_t n) {
+    return {b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n)};
 }
 
 Bytes payload(std::size_t n) {
@@ -143,6 +145,13 @@ int main(int argc, char** argv) {
     for (const auto& [name, frame] : pastad::tap::fuzz::seeds()) {
         if (frame.empty()) {
             std::fprintf(stderr, "seed %s: builder failed\n", name.c_str());
+            return 1;
+        }
+        // A seed that does not parse would start the fuzzer behind the first check.
+        pastad::tap::DropReason why = pastad::tap::DropReason::None;
+        if (!pastad::tap::parse_frame(frame, why)) {
+            std::fprintf(stderr, "seed %s does not parse: %s\n", name.c_str(),
+                         pastad::tap::to_string(why));
             return 1;
         }
         for (const char control : {'\0', '\1'}) {

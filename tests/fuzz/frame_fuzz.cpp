@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// tests/fuzz/frame_fuzz.cpp - libFuzzer target: frame parsers, builders and ARP/NDP responders
+// tests/fuzz/frame_fuzz.cpp - libFuzzer target: frame parsers, builders, ARP/NDP/DHCP responders
 //
-// Each input is parsed as a tap frame and then by every L4 parser and both
-// responders. Besides the sanitizers' memory checks, it asserts properties:
-// whatever a responder writes parses back as a frame, and a TCP or UDP
-// packet that parses rebuilds into a frame that parses to the same values.
+// Each input is parsed as a tap frame and then by every L4 parser, both
+// responders and, for UDP to port 67 or 547, the DHCP and DHCPv6 servers.
+// Besides the sanitizers' memory checks, it asserts properties: whatever a
+// responder writes parses back as a frame (and, for DHCP, as a UDP datagram
+// from the server port), a message reported malformed gets no answer, and a
+// TCP or UDP packet that parses rebuilds into a frame that parses to the
+// same values.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +19,8 @@
 #include "fuzz_frames.hpp"
 #include "tap/arp.hpp"
 #include "tap/checksum.hpp"
+#include "tap/dhcp.hpp"
+#include "tap/dhcpv6.hpp"
 #include "tap/frame.hpp"
 #include "tap/ndp.hpp"
 
@@ -92,6 +97,36 @@ void check_reply(std::size_t len) {
     require(parse_frame(std::span(out_buffer()).first(len), why).has_value());
 }
 
+// A DHCP or DHCPv6 answer is a UDP datagram from the server's port to the client's.
+void check_dhcp_reply(std::size_t len, bool malformed, std::uint16_t sport, std::uint16_t dport) {
+    if (malformed) {
+        require(len == 0);
+    }
+    if (len == 0) {
+        return;
+    }
+    require(len <= out_buffer().size());
+    DropReason why = DropReason::None;
+    const auto g = parse_frame(std::span(out_buffer()).first(len), why);
+    require(g.has_value());
+    const auto q = parse_udp(*g, why);
+    require(q.has_value());
+    require(q->sport == sport && q->dport == dport);
+}
+
+void serve_dhcp(const Frame& f, const UdpPacket& p) {
+    static const DhcpServer dhcp(dhcp_config());
+    static const Dhcpv6Server dhcpv6(dhcpv6_config());
+    bool malformed = false;
+    if (f.is_v4() && p.dport == kDhcpServerPort) {
+        const std::size_t n = dhcp.handle(f, p, out_buffer(), malformed);
+        check_dhcp_reply(n, malformed, kDhcpServerPort, kDhcpClientPort);
+    } else if (f.is_v6() && p.dport == kDhcpv6ServerPort) {
+        const std::size_t n = dhcpv6.handle(f, p, out_buffer(), malformed);
+        check_dhcp_reply(n, malformed, kDhcpv6ServerPort, kDhcpv6ClientPort);
+    }
+}
+
 void tcp_round_trip(const Frame& f, const TcpPacket& p) {
     const Endpoints ep{f.dst_ip, f.src_ip, p.dport, p.sport};
     const std::size_t n = build_tcp_frame(out_buffer(), our_mac(), ns_mac(), ep, p.seg);
@@ -148,6 +183,7 @@ void run(std::span<const std::byte> bytes) {
             touch(u->payload);
             if (verify) {
                 udp_round_trip(*f, *u);
+                serve_dhcp(*f, *u);
             }
         }
         if (const auto i = parse_icmp(*f, why, verify)) {

@@ -3,7 +3,8 @@
 //
 // Usage: frame_fuzz_seed DIR. Creates DIR and writes one file per frame kind
 // (TCP SYN and data, UDP, ICMP echo, ARP request, NS, RS, IPv6 with
-// extension headers), each once as is and once with the repair bit set.
+// extension headers, DHCP DISCOVER and REQUEST, DHCPv6 SOLICIT and
+// INFORMATION-REQUEST), each once as is and once with the repair bit set.
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +14,8 @@
 
 #include "fuzz_frames.hpp"
 #include "tap/arp.hpp"
+#include "tap/dhcp.hpp"
+#include "tap/dhcpv6.hpp"
 #include "tap/frame.hpp"
 #include "tap/ndp.hpp"
 
@@ -42,6 +45,60 @@ Endpoints from_ns(bool v4) {
     const InAny peer =
         v4 ? InAny::from(*Ip4::parse("192.0.2.80")) : InAny::from(*Ip6::parse("2001:db8:1::80"));
     return Endpoints{peer, ns, 80, 40000};  // swapped: builders write peer -> ns
+}
+
+Bytes octets(std::initializer_list<int> v) {
+    Bytes b;
+    for (int x : v) {
+        b.push_back(static_cast<std::byte>(x));
+    }
+    return b;
+}
+
+// A BOOTREQUEST from the namespace's MAC with the magic cookie, then `options`.
+Bytes dhcp_message(std::initializer_list<int> options) {
+    Bytes m(240);
+    m[0] = m[1] = std::byte{1};
+    m[2] = std::byte{6};
+    m[4] = std::byte{0x5e};  // transaction id
+    std::memcpy(m.data() + 28, ns_mac().b.data(), 6);
+    const Bytes cookie = octets({99, 130, 83, 99});
+    std::memcpy(m.data() + 236, cookie.data(), 4);
+    const Bytes opts = octets(options);
+    m.insert(m.end(), opts.begin(), opts.end());
+    return m;
+}
+
+void add_dhcp_seeds(std::vector<std::pair<std::string, Bytes>>& out) {
+    Bytes b(2048);
+    // DHCP: from 0.0.0.0:68 to 255.255.255.255:67 (Endpoints name the
+    // destination first, as builders write peer -> ns).
+    const Endpoints v4{InAny::from(Ip4::from_host(0xffffffff)), InAny::from(Ip4{}), kDhcpServerPort,
+                       kDhcpClientPort};
+    // DISCOVER asking for mask, router, DNS, MTU and the search list.
+    const Bytes discover = dhcp_message({53, 1, 1, 55, 5, 1, 3, 6, 26, 119, 255});
+    out.emplace_back("dhcp-discover",
+                     sized(b, build_udp_frame(b, ns_mac(), our_mac(), v4, discover)));
+    // REQUEST for the offered address from the offering server.
+    const Bytes req =
+        dhcp_message({53, 1, 3, 50, 4, 10, 0, 2, 15, 54, 4, 10, 0, 2, 2, 55, 2, 1, 3, 255});
+    out.emplace_back("dhcp-request", sized(b, build_udp_frame(b, ns_mac(), our_mac(), v4, req)));
+
+    // DHCPv6: from fe80::5054:ff:fe12:3456:546 to ff02::1:2:547.
+    const Endpoints v6{InAny::from(*Ip6::parse("ff02::1:2")),
+                       InAny::from(link_local_from_mac(ns_mac())), kDhcpv6ServerPort,
+                       kDhcpv6ClientPort};
+    // SOLICIT: client id (DUID-LL), IA_NA, rapid commit, option request (23, 24).
+    const Bytes solicit =
+        octets({1,    0xab, 0xcd, 0xef, 0, 1,  0, 10, 0, 3, 0, 1,  0x52, 0x54, 0, 0x12,
+                0x34, 0x56, 0,    3,    0, 12, 0, 0,  0, 1, 0, 0,  0,    0,    0, 0,
+                0,    0,    0,    14,   0, 0,  0, 6,  0, 4, 0, 23, 0,    24});
+    out.emplace_back("dhcpv6-solicit",
+                     sized(b, build_udp_frame(b, ns_mac(), our_mac(), v6, solicit)));
+    // INFORMATION-REQUEST: client id and option request only.
+    const Bytes info = octets({11,   1, 2,    3,    0,    1, 0, 10, 0, 3, 0,  1, 0x52,
+                               0x54, 0, 0x12, 0x34, 0x56, 0, 6, 0,  4, 0, 23, 0, 24});
+    out.emplace_back("dhcpv6-info", sized(b, build_udp_frame(b, ns_mac(), our_mac(), v6, info)));
 }
 
 std::vector<std::pair<std::string, Bytes>> seeds() {
@@ -128,6 +185,7 @@ std::vector<std::pair<std::string, Bytes>> seeds() {
         ext[ip + 5] = static_cast<std::byte>(plen & 0xff);
         out.emplace_back("udp6-ext", ext);
     }
+    add_dhcp_seeds(out);
     return out;
 }
 

@@ -60,9 +60,15 @@
 // allows it (so peers that answer to the source port, and logs, agree),
 // else to an ephemeral port; to --outbound's address when given.
 //
-// Limitations. IP fragments from the namespace are dropped by the frame
-// parser, so the largest datagram in each direction is what one frame at
-// the tap MTU carries (65520 - 28 bytes for IPv4), not 65507. Only port
+// Limitations. No fragmentation either way, so the largest datagram is
+// below the 65507 (IPv4) and 65527 (IPv6) bytes UDP allows. From the
+// namespace: its kernel fragments what exceeds the tap MTU, and the frame
+// parser drops fragments (counted as IPv4/IPv6 fragment drops), so at MTU
+// 65520 the limit is 65492 bytes over IPv4 and 65472 over IPv6; larger
+// datagrams are lost. To the namespace: receive() reads a datagram into one
+// frame slot (IoBackend::kSlotSize, 65536 bytes) behind the headers, so a
+// host datagram over 65494 bytes (IPv4) or 65474 (IPv6) arrives truncated
+// and is dropped (dropped_too_big). Only port
 // unreachable errors are relayed; other ICMP errors (host unreachable,
 // fragmentation needed) only end up in the counters.
 //

@@ -5,7 +5,7 @@
 // responders and, for UDP to port 67 or 547, the DHCP and DHCPv6 servers.
 // Besides the sanitizers' memory checks, it asserts properties: whatever a
 // responder writes parses back as a frame (and, for DHCP, as a UDP datagram
-// from the server port), a message reported malformed gets no answer, and a
+// from the server port to the client's), a message reported malformed gets no answer, and a
 // TCP or UDP packet that parses rebuilds into a frame that parses to the
 // same values.
 #include <array>
@@ -97,7 +97,7 @@ void check_reply(std::size_t len) {
     require(parse_frame(std::span(out_buffer()).first(len), why).has_value());
 }
 
-// A DHCP or DHCPv6 answer is a UDP datagram from the server's port to the client's.
+// A DHCP or DHCPv6 answer is a UDP datagram from the server's port to `dport`.
 void check_dhcp_reply(std::size_t len, bool malformed, std::uint16_t sport, std::uint16_t dport) {
     if (malformed) {
         require(len == 0);
@@ -123,7 +123,8 @@ void serve_dhcp(const Frame& f, const UdpPacket& p) {
         check_dhcp_reply(n, malformed, kDhcpServerPort, kDhcpClientPort);
     } else if (f.is_v6() && p.dport == kDhcpv6ServerPort) {
         const std::size_t n = dhcpv6.handle(f, p, out_buffer(), malformed);
-        check_dhcp_reply(n, malformed, kDhcpv6ServerPort, kDhcpv6ClientPort);
+        // Answered to the port it came from, normally 546 (RFC 8415 section 7.2).
+        check_dhcp_reply(n, malformed, kDhcpv6ServerPort, p.sport);
     }
 }
 

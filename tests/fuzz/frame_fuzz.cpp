@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 // tests/fuzz/frame_fuzz.cpp - libFuzzer target: frame parsers, builders, ARP/NDP/DHCP responders
 //
-// Each input is parsed as a tap frame and then by every L4 parser, both
-// responders and, for UDP to port 67 or 547, the DHCP and DHCPv6 servers.
-// Besides the sanitizers' memory checks, it asserts properties: whatever a
-// responder writes parses back as a frame (and, for DHCP, as a UDP datagram
-// from the server port to the client's), a message reported malformed gets no answer, and a
-// TCP or UDP packet that parses rebuilds into a frame that parses to the
-// same values.
+// Each input is parsed as a tap frame (a fragment goes to the reassembler)
+// and then by every L4 parser, both responders and, for UDP to port 67 or
+// 547, the DHCP and DHCPv6 servers. Besides the sanitizers' memory checks,
+// it asserts properties: whatever a responder writes parses back as a frame
+// (and, for DHCP, as a UDP datagram from the server port to the client's),
+// a message reported malformed gets no answer, and a TCP or UDP packet that
+// parses rebuilds into a frame that parses to the same values.
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -23,6 +24,7 @@
 #include "tap/dhcpv6.hpp"
 #include "tap/frame.hpp"
 #include "tap/ndp.hpp"
+#include "tap/reassembly.hpp"
 
 namespace pastad::tap::fuzz {
 namespace {
@@ -159,6 +161,34 @@ void udp_round_trip(const Frame& f, const UdpPacket& p) {
     require(std::memcmp(q->payload.data(), p.payload.data(), p.payload.size()) == 0);
 }
 
+// Fragments go through one reassembler that lives across inputs, so
+// pieces of different inputs meet; a completed datagram must parse as the
+// data plane would parse it.
+void reassemble(std::span<const std::byte> bytes) {
+    static Reassembler reasm;
+    static Reassembler::Clock::time_point now{};
+    FragmentInfo frag;
+    DropReason why = DropReason::None;
+    const auto f = parse_fragment(bytes, frag, why);
+    if (!f || !frag.is_fragment) {
+        return;
+    }
+    now += std::chrono::milliseconds(100);
+    reasm.expire(now);
+    const auto whole = reasm.add(*f, frag, now);
+    require(reasm.pending() <= Reassembler::kContexts);
+    if (!whole) {
+        return;
+    }
+    require(whole->size() <= Reassembler::kMaxLen);
+    Frame g = *f;
+    g.l4 = *whole;
+    touch(g.l4);
+    if (const auto u = parse_udp(g, why)) {
+        touch(u->payload);
+    }
+}
+
 void run(std::span<const std::byte> bytes) {
     static ArpResponder arp(our_mac(), ns_addr4());
     static const NdpResponder ndp(ndp_config());
@@ -168,6 +198,7 @@ void run(std::span<const std::byte> bytes) {
     require(f.has_value() == (why == DropReason::None));
     require(to_string(why) != nullptr);
     if (!f) {
+        reassemble(bytes);
         return;
     }
     touch(f->l3);

@@ -4,7 +4,8 @@
 // Usage: frame_fuzz_seed DIR. Creates DIR and writes one file per frame kind
 // (TCP SYN and data, UDP, ICMP echo, ARP request, NS, RS, IPv6 with
 // extension headers, DHCP DISCOVER and REQUEST, DHCPv6 SOLICIT and
-// INFORMATION-REQUEST), each once as is and once with the repair bit set.
+// INFORMATION-REQUEST, UDP fragments), each once as is and once with the
+// repair bit set.
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -14,9 +15,11 @@
 
 #include "fuzz_frames.hpp"
 #include "tap/arp.hpp"
+#include "tap/checksum.hpp"
 #include "tap/dhcp.hpp"
 #include "tap/dhcpv6.hpp"
 #include "tap/frame.hpp"
+#include "tap/ip_header.hpp"
 #include "tap/ndp.hpp"
 
 namespace pastad::tap::fuzz {
@@ -99,6 +102,43 @@ void add_dhcp_seeds(std::vector<std::pair<std::string, Bytes>>& out) {
     const Bytes info = octets({11,   1, 2,    3,    0,    1, 0, 10, 0, 3, 0,  1, 0x52,
                                0x54, 0, 0x12, 0x34, 0x56, 0, 6, 0,  4, 0, 23, 0, 24});
     out.emplace_back("dhcpv6-info", sized(b, build_udp_frame(b, ns_mac(), our_mac(), v6, info)));
+}
+
+// Both halves of a 100-byte UDP datagram (header and 92 bytes of payload)
+// split at 48, as IPv4 fragments and as IPv6 packets with a fragment header.
+void add_fragment_seeds(std::vector<std::pair<std::string, Bytes>>& out) {
+    for (const bool v4 : {true, false}) {
+        Bytes whole(2048);
+        whole.resize(build_udp_frame(whole, ns_mac(), our_mac(), from_ns(v4), payload(92)));
+        const std::size_t hdr = kEthHeaderLen + (v4 ? kIpv4HeaderLen : kIpv6HeaderLen);
+        const auto ep = from_ns(v4);
+        for (const bool first : {true, false}) {
+            const std::size_t off = first ? 0 : 48;
+            const std::size_t len = first ? 48 : whole.size() - hdr - 48;
+            const std::size_t ext = v4 ? 0 : 8;
+            Bytes b(hdr + ext + len);
+            write_ip_headers(b, ns_mac(), our_mac(), ep.ns_addr, ep.peer_addr, v4 ? kProtoUdp : 44,
+                             ext + len);
+            if (v4) {
+                const unsigned flags = (first ? 0x2000u : 0u) | static_cast<unsigned>(off / 8);
+                b[kEthHeaderLen + 4] = std::byte{0x12};  // identification
+                b[kEthHeaderLen + 6] = static_cast<std::byte>(flags >> 8);
+                b[kEthHeaderLen + 7] = static_cast<std::byte>(flags & 0xff);
+                b[kEthHeaderLen + 10] = b[kEthHeaderLen + 11] = std::byte{0};
+                const std::uint16_t sum =
+                    csum_fold(csum_add(std::span(b).subspan(kEthHeaderLen, kIpv4HeaderLen)));
+                b[kEthHeaderLen + 10] = static_cast<std::byte>(sum >> 8);
+                b[kEthHeaderLen + 11] = static_cast<std::byte>(sum & 0xff);
+            } else {
+                b[hdr] = std::byte{kProtoUdp};
+                b[hdr + 3] = static_cast<std::byte>(off | (first ? 1 : 0));
+                b[hdr + 7] = std::byte{0x12};  // identification
+            }
+            std::memcpy(b.data() + hdr + ext, whole.data() + hdr + off, len);
+            out.emplace_back(std::string("frag") + (v4 ? "4" : "6") + (first ? "-first" : "-last"),
+                             b);
+        }
+    }
 }
 
 std::vector<std::pair<std::string, Bytes>> seeds() {
@@ -186,6 +226,7 @@ std::vector<std::pair<std::string, Bytes>> seeds() {
         out.emplace_back("udp6-ext", ext);
     }
     add_dhcp_seeds(out);
+    add_fragment_seeds(out);
     return out;
 }
 
@@ -207,7 +248,9 @@ int main(int argc, char** argv) {
         }
         // A seed that does not parse would start the fuzzer behind the first check.
         pastad::tap::DropReason why = pastad::tap::DropReason::None;
-        if (!pastad::tap::parse_frame(frame, why)) {
+        pastad::tap::FragmentInfo frag;
+        if (!pastad::tap::parse_frame(frame, why) &&
+            !pastad::tap::parse_fragment(frame, frag, why)) {
             std::fprintf(stderr, "seed %s does not parse: %s\n", name.c_str(),
                          pastad::tap::to_string(why));
             return 1;

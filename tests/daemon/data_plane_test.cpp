@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace pastad {
@@ -171,6 +172,62 @@ TEST_F(DataPlaneTest, DhcpWithLyingUdpLengthIsDroppedByTheFrameParser) {
     EXPECT_EQ(dp_->drops().total(), 2u);
     EXPECT_EQ(dp_->counters().dhcp_malformed, 0u);  // never reached the server
     EXPECT_TRUE(io_.sent.empty());
+}
+
+// Splits a whole IPv4 frame into two fragments at `at` bytes of its L4 part.
+std::pair<Bytes, Bytes> split_ipv4(const Bytes& whole, std::size_t at) {
+    const std::size_t hdr = 14 + 20;
+    auto piece = [&](std::size_t off, std::size_t len, bool more) {
+        Bytes b(hdr + len);
+        std::memcpy(b.data(), whole.data(), hdr);
+        std::memcpy(b.data() + hdr, whole.data() + hdr + off, len);
+        const unsigned total = static_cast<unsigned>(20 + len);
+        const unsigned flags = (more ? 0x2000u : 0u) | static_cast<unsigned>(off / 8);
+        b[16] = static_cast<std::byte>(total >> 8);
+        b[17] = static_cast<std::byte>(total & 0xff);
+        b[18] = std::byte{0x4a};  // identification
+        b[20] = static_cast<std::byte>(flags >> 8);
+        b[21] = static_cast<std::byte>(flags & 0xff);
+        b[24] = b[25] = std::byte{0};
+        std::uint32_t sum = 0;
+        for (std::size_t i = 14; i < hdr; i += 2) {
+            sum += std::to_integer<std::uint32_t>(b[i]) << 8 |
+                   std::to_integer<std::uint32_t>(b[i + 1]);
+        }
+        while (sum >> 16) {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        b[24] = static_cast<std::byte>((~sum >> 8) & 0xff);
+        b[25] = static_cast<std::byte>(~sum & 0xff);
+        return b;
+    };
+    const std::size_t l4 = whole.size() - hdr;
+    return {piece(0, at, true), piece(at, l4 - at, false)};
+}
+
+TEST_F(DataPlaneTest, FragmentedUdpIsReassembledAndOtherFragmentsAreCounted) {
+    Bytes frame(4096);
+    const tap::Endpoints ep{InAny::from(Ip4::from_host(0xffffffff)), InAny::from(Ip4{}), 67, 68};
+    frame.resize(tap::build_udp_frame(frame, kNsMac, kOurMac, ep, discover()));
+    const auto [first, second] = split_ipv4(frame, 128);
+    dp_->on_frame(first);
+    EXPECT_TRUE(io_.sent.empty());
+    dp_->on_frame(second);
+    EXPECT_EQ(dp_->reassembly().stats().reassembled, 1u);
+    EXPECT_EQ(dp_->counters().dhcp_replies, 1u);  // the whole DISCOVER was served
+    EXPECT_EQ(io_.sent.size(), 1u);
+    EXPECT_EQ(dp_->drops().total(), 0u);
+
+    // A fragmented ICMP echo request is not reassembled: dropped and counted.
+    Bytes echo(4096);
+    echo.resize(tap::build_icmp_frame(
+        echo, kNsMac, kOurMac, InAny::from(*Ip4::parse("198.51.100.2")),
+        InAny::from(*Ip4::parse("192.0.2.1")), tap::kIcmpEchoRequest, 0, 1, 1, Bytes(300)));
+    const auto [e1, e2] = split_ipv4(echo, 160);
+    dp_->on_frame(e1);
+    dp_->on_frame(e2);
+    EXPECT_EQ(dp_->drops().count(tap::DropReason::Ipv4Fragment), 2u);
+    EXPECT_EQ(dp_->reassembly().stats().fragments, 2u);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-# bench/compare.py - end-to-end TCP comparison of pastad, pasta, slirp4netns and a veth pair
+# bench/compare.py - end-to-end TCP and UDP comparison of pastad, pasta, slirp4netns and a veth pair
 #
 # Called by bench/run.sh, which installs the tools and builds pastad first.
 #
@@ -57,6 +57,29 @@ RR_TESTS = [
     ("rr", "Request/response, 1 byte each way over one connection", "rr", RR_PORT),
     ("crr", "Connect, 1 byte each way, close (CRR)", "crr", CRR_PORT),
 ]
+
+# UDP at fixed offered rates: (key, title, iperf3 extra args). Each runs the
+# whole ladder below. UDP has no congestion control, so the questions are
+# how much of an offered rate arrives and what it costs per byte, not
+# "how fast can it go".
+UDP_TESTS = [
+    ("udp-up", "UDP namespace -> server", []),
+    ("udp-down", "UDP server -> namespace", ["-R"]),
+]
+# (offered rate, datagram bytes). 1400-byte datagrams are what most UDP
+# applications send (QUIC, RTP, VPNs: below a 1500-byte path MTU), so the
+# per-datagram cost dominates: 100M is a load every system should carry
+# without loss, 1G is a busy one (~89k datagrams/s), 4G (~357k/s) is above
+# what a 2-CPU machine forwards per datagram and shows each system's
+# ceiling and how it loses beyond it. 32000-byte datagrams at 10G show the
+# per-byte cost instead (~39k datagrams/s): they fit one frame at the
+# translators' 65520 MTU (no fragmentation there), while the veth row's
+# 1500 MTU makes the kernel fragment them.
+UDP_LADDER = [("100M", 1400), ("1G", 1400), ("4G", 1400), ("10G", 32000)]
+
+
+def udp_key(key, rate, size):
+    return f"{key}:{rate}:{size}"
 
 
 def log(msg):
@@ -328,7 +351,7 @@ def listening(world, port):
     return bool(r.stdout.strip())
 
 
-def run_iperf(world, system, prefix, extra, seconds):
+def run_iperf(world, system, prefix, extra, seconds, udp=False):
     srv = world.spawn(["ip", "netns", "exec", world.up, "iperf3", "-s", "-1", "-B", SERVER,
                        "-p", str(IPERF_PORT)],
                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -350,10 +373,24 @@ def run_iperf(world, system, prefix, extra, seconds):
         j = json.loads(out)
     except json.JSONDecodeError:
         return {"error": "no JSON from iperf3"}
-    if "error" in j and not j.get("end", {}).get("sum_received"):
+    got = j.get("end", {})
+    if "error" in j and not (got.get("sum_received") or got.get("sum")):
         return {"error": j["error"]}
     end = j["end"]
-    recv = end["sum_received"]
+    recv = end.get("sum_received") or end.get("sum")
+    if udp:
+        # The receiver's view: what arrived and what it counted as lost.
+        # And the sender's: on a busy machine iperf3 may not reach the offered rate.
+        sent = end.get("sum_sent") or {}
+        res = {"gbps": recv["bits_per_second"] / 1e9, "bytes": recv["bytes"],
+               "loss": recv.get("lost_percent"), "packets": recv.get("packets"),
+               "sent_gbps": sent.get("bits_per_second", 0.0) / 1e9}
+        if before and after:
+            res["cpu_user"] = (after[0] - before[0]) / CLK_TCK
+            res["cpu_sys"] = (after[1] - before[1]) / CLK_TCK
+        if "error" in j:
+            res["warning"] = j["error"]
+        return res
     intervals = [i["sum"]["bits_per_second"] for i in j.get("intervals", [])
                  if i["sum"]["seconds"] >= 0.25]
     best = max(intervals) if intervals else 0.0
@@ -489,6 +526,27 @@ def report(results, systems, reps):
             out.append(f"| {s}{failures(runs)} | {mtxt} | {rng} | {ratio} | {fmt(p50)} | "
                        f"{fmt(p99)} | {cpu} |")
         out.append("")
+    for key, title, _ in UDP_TESTS:
+        out.append(f"### {title}\n")
+        out.append("| offered | system | sent Gbit/s median | received Gbit/s median | min–max | "
+                   "vs veth | loss % (median, min–max) | translator CPU s/GiB |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---|")
+        for rate, size in UDP_LADDER:
+            k = udp_key(key, rate, size)
+            base = row_stats(results["veth"][k], "gbps")[0] if "veth" in systems else None
+            for s in systems:
+                runs = results[s][k]
+                m, lo, hi, ok = row_stats(runs, "gbps")
+                ratio = f"{m / base:.2f}×" if m is not None and base else "—"
+                losses = [r["loss"] for r in ok if r.get("loss") is not None]
+                loss = (f"{fmt(med(losses), 1)} ({fmt(min(losses), 1)}–{fmt(max(losses), 1)})"
+                        if losses else "—")
+                cpu = cpu_cell(ok, lambda r: r["bytes"] / GIB) if s != "veth" else "— (kernel)"
+                rng = f"{fmt(lo)}–{fmt(hi)}" if m is not None else "—"
+                sent = fmt(med([r.get("sent_gbps") for r in ok]))
+                out.append(f"| {rate}bit/s × {size} B | {s}{failures(runs)} | {sent} | {fmt(m)} | "
+                           f"{rng} | {ratio} | {loss} | {cpu} |")
+        out.append("")
     return "\n".join(out)
 
 
@@ -545,12 +603,12 @@ def write_results(path, text):
 
 
 def main():
-    global THROUGHPUT_TESTS, RR_TESTS
+    global THROUGHPUT_TESTS, RR_TESTS, UDP_TESTS
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--systems", default=",".join(SYSTEMS))
-    ap.add_argument("--tests", default="up1,up4,down1,down4,rr,crr")
+    ap.add_argument("--tests", default="up1,up4,down1,down4,rr,crr,udp-up,udp-down")
     ap.add_argument("--build", required=True)
     ap.add_argument("--run-id", required=True)
     ap.add_argument("--write", metavar="FILE")
@@ -573,7 +631,12 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
 
     world = World(a.run_id, os.path.abspath(a.build))
-    all_keys = [t[0] for t in THROUGHPUT_TESTS] + [t[0] for t in RR_TESTS]
+    all_keys = [t[0] for t in THROUGHPUT_TESTS] + [t[0] for t in RR_TESTS] + \
+        [udp_key(t[0], rate, size) for t in UDP_TESTS for rate, size in UDP_LADDER]
+    known = {t[0] for t in THROUGHPUT_TESTS + RR_TESTS + UDP_TESTS}
+    for t in tests:
+        if t not in known:
+            sys.exit(f"unknown test {t}; known: {', '.join(sorted(known))}")
     results = {s: {k: [] for k in all_keys} for s in systems}
     mtus = {}
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -598,10 +661,21 @@ def main():
                             r = run_rr(world, system, prefix, mode, port, secs)
                             results[s][key].append(r)
                             log(f"  {key}: {r.get('error') or str(round(r['rate'])) + '/s'}")
+                    for key, _, extra in UDP_TESTS:
+                        if key not in tests:
+                            continue
+                        for rate, size in UDP_LADDER:
+                            k = udp_key(key, rate, size)
+                            r = run_iperf(world, system, prefix,
+                                          ["-u", "-b", rate, "-l", str(size)] + extra, secs,
+                                          udp=True)
+                            results[s][k].append(r)
+                            log(f"  {k}: " + (r.get("error") or
+                                              f"{fmt(r['gbps'])} Gbit/s, loss {r['loss']}%"))
                 except RuntimeError as e:
                     log(f"  {s} failed: {e}")
                     for key in all_keys:
-                        if key in tests and len(results[s][key]) <= rep:
+                        if key.split(":")[0] in tests and len(results[s][key]) <= rep:
                             results[s][key].append({"error": str(e)})
                 finally:
                     system.stop()
@@ -611,6 +685,7 @@ def main():
     # Leave out tests that were not asked for.
     THROUGHPUT_TESTS = [t for t in THROUGHPUT_TESTS if t[0] in tests]
     RR_TESTS = [t for t in RR_TESTS if t[0] in tests]
+    UDP_TESTS = [t for t in UDP_TESTS if t[0] in tests]
     table = report(results, systems, a.reps)
     mtu_line = ", ".join(f"{s} {mtus.get(s) or '?'}" for s in systems)
     head = [
@@ -628,6 +703,12 @@ def main():
         "`sum_sent.retransmits`). Translator CPU is the translator process's utime+stime "
         "(/proc/PID/stat, all threads) during the test divided by the data received; for "
         "veth the work is in the kernel and not attributed.",
+        "",
+        "UDP rows: iperf3 -u at a fixed offered rate and datagram size. \"sent\" is what the "
+        "sending iperf3 achieved (`sum_sent`; below the offered rate when the sender itself is "
+        "short of CPU); \"received\" and loss are the receiver's (`sum_received`: bytes that "
+        "arrived over the test's duration, lost datagrams by sequence number, including those "
+        "the receiving iperf3's socket buffer overflowed on); CPU is per GiB received.",
         "",
     ]
     text = "\n".join(head) + "\n" + table

@@ -13,6 +13,7 @@
 # and rr_tool through each system and prints a Markdown table. --write also
 # stores it in bench/RESULTS.md (hand-written notes there are kept).
 # --quick: 1 repetition of 3 s per test, for smoke testing.
+# UDP at fixed offered rates: --tests udp-up,udp-down (part of the default set).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -31,7 +32,7 @@ while (($#)); do
     --quick) reps=1; seconds=3; shift ;;
     --write) write=1; shift ;;
     --systems | --tests | --raw) extra+=("$1" "$2"); shift 2 ;;
-    -h | --help) sed -n '3,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '3,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done

@@ -11,7 +11,9 @@
 // ICMP, whose payloads pastad parses itself (DHCP, DNS). A frame that fails to parse is
 // dropped and counted by reason; nothing a frame contains can stop the
 // daemon. The namespace's MAC address is learned from the source of its
-// frames, so pastad needs no neighbour discovery of its own.
+// frames, so pastad needs no neighbour discovery of its own. Fragments of
+// UDP datagrams larger than the tap MTU are reassembled (tap/reassembly)
+// and then handled as one datagram.
 #include "data_plane.hpp"
 
 #include <fmt/format.h>
@@ -78,6 +80,7 @@ tap::UdpConfig DataPlane::udp_config(const Config& cfg, const NetPlan& plan,
     static_cast<tap::AddressMapConfig&>(u) = address_map(cfg, plan, dns_);
     u.our_mac = plan.our_mac;
     u.ns_mac = ns_mac;
+    u.mtu = plan.mtu != 0 ? plan.mtu : 65520;
     u.outbound4 = cfg.outbound4;
     u.outbound6 = cfg.outbound6;
     u.outbound_if4 = cfg.outbound_if4;
@@ -206,6 +209,10 @@ void DataPlane::on_frame(std::span<const std::byte> bytes) {
     }
     tap::DropReason why = tap::DropReason::None;
     const auto f = tap::parse_frame(bytes, why);
+    if (!f && (why == tap::DropReason::Ipv4Fragment || why == tap::DropReason::Ipv6Fragment)) {
+        on_fragment(bytes, why);
+        return;
+    }
     if (!f) {
         drops_.add(why);
         SPDLOG_LOGGER_TRACE(&log::tap(), "dropped frame: {}", tap::to_string(why));
@@ -301,6 +308,26 @@ void DataPlane::on_udp(const tap::Frame& f) {
     udp_.on_datagram(tap::endpoints_of(f, p->sport, p->dport), p->payload, Clock::now());
 }
 
+// Only UDP is reassembled: TCP segments fit the MSS and ICMP echo beyond
+// the MTU is not worth the memory. Other fragments stay dropped as before.
+void DataPlane::on_fragment(std::span<const std::byte> bytes, tap::DropReason why) {
+    tap::FragmentInfo frag;
+    tap::DropReason bad = tap::DropReason::None;
+    const auto f = tap::parse_fragment(bytes, frag, bad);
+    if (!f || f->proto != tap::kProtoUdp || cfg_.no_udp) {
+        drops_.add(f ? why : bad);
+        return;
+    }
+    learn_ns_mac(f->src);
+    const auto whole = reasm_.add(*f, frag, Clock::now());
+    if (!whole) {
+        return;  // waiting for more, or discarded (counted by the reassembler)
+    }
+    tap::Frame g = *f;
+    g.l4 = *whole;
+    on_udp(g);
+}
+
 template <typename Server>
 void DataPlane::serve_dhcp(const Server& server, const tap::Frame& f, const tap::UdpPacket& p) {
     send_control([&](std::span<std::byte> out) {
@@ -355,6 +382,7 @@ void DataPlane::on_tick(Clock::time_point now) {
     tcp_.on_timer(now);
     udp_.on_timer(now);
     icmp_.on_timer(now);
+    reasm_.expire(now);
 }
 
 void DataPlane::advertise_router() {
@@ -386,12 +414,16 @@ std::string DataPlane::summary() const {
         "frames in {} out {} (tap write failures {}, dropped malformed {}, unsupported {}), "
         "arp {} ndp {} replies, "
         "tcp opened {}+{} closed {} refused {}, bytes to ns {} from ns {}, "
-        "udp flows {} datagrams to ns {} from ns {}, ping requests {} replies {}",
+        "udp flows {} datagrams to ns {} (fragmented {}, dropped {}) from ns {} (reassembled {}, "
+        "given up {}, send errors {}), "
+        "ping requests {} replies {}",
         io_.counters().rx_frames, io_.counters().tx_frames, io_.counters().tx_dropped,
         drops_.total(), counters_.unsupported, counters_.arp_replies, counters_.ndp_replies,
         s.opened_by_ns, s.opened_by_host, s.closed, s.refused, s.bytes_to_ns, s.bytes_from_ns,
-        udp_.stats().flows_opened, udp_.stats().datagrams_to_ns, udp_.stats().datagrams_from_ns,
-        icmp_.stats().requests, icmp_.stats().replies);
+        udp_.stats().flows_opened, udp_.stats().datagrams_to_ns, udp_.stats().fragmented_to_ns,
+        udp_.stats().dropped_too_big, udp_.stats().datagrams_from_ns, reasm_.stats().reassembled,
+        reasm_.stats().timed_out + reasm_.stats().evicted + reasm_.stats().malformed,
+        udp_.stats().send_errors, icmp_.stats().requests, icmp_.stats().replies);
 }
 
 }  // namespace pastad

@@ -18,6 +18,7 @@
 #include "tap/frame.hpp"
 #include "tap/icmp.hpp"
 #include "tap/ndp.hpp"
+#include "tap/reassembly.hpp"
 #include "tap/tcp.hpp"
 #include "tap/udp.hpp"
 
@@ -59,6 +60,7 @@ public:
     tap::UdpEngine& udp_engine() { return udp_; }
     const tap::UdpEngine& udp() const { return udp_; }
     const tap::IcmpEngine& icmp() const { return icmp_; }
+    const tap::Reassembler& reassembly() const { return reasm_; }
 
 private:
     // Queues one small frame built by `build(slot)`; counts it when the
@@ -80,6 +82,7 @@ private:
     tap::UdpConfig udp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) const;
     tap::IcmpConfig icmp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) const;
     void on_udp(const tap::Frame& f);
+    void on_fragment(std::span<const std::byte> bytes, tap::DropReason why);
     void on_echo_request(const tap::Frame& f, const tap::IcmpPacket& p);
 
     const Config& cfg_;
@@ -94,6 +97,7 @@ private:
     tap::IcmpEngine icmp_;
     std::optional<tap::DhcpServer> dhcp_;  // unset without an IPv4 address
     tap::Dhcpv6Server dhcpv6_;
+    tap::Reassembler reasm_;  // UDP datagrams larger than the tap MTU
     tap::DropCounters drops_;
     Counters counters_;
     bool have_v6_;

@@ -35,6 +35,24 @@ TEST(ResolvConfTest, GarbageIsIgnored) {
     EXPECT_TRUE(rc.search.empty());
 }
 
+TEST(ResolvConfTest, TruncatedAndBinaryEntriesAreSkippedAndTheRestIsRead) {
+    using namespace std::string_literals;
+    const std::string text =
+        "nameserver 192.0.2\n"             // truncated address
+        "nameserver 192.0.2.1.5\n"         // one part too many
+        "nameserver 2001:db8::\x00\x01\n"  // binary inside
+        "nameserver 2001:db8:\n"           // truncated IPv6
+        "nameserver %eth0\n"               // a zone alone
+        "search \x00\n"s +
+        std::string(100000, 'x') +  // one very long line
+        "\nnameserver 192.0.2.53\nnameserver 2001:db8::53%eth0\nnameserver"s;
+    const auto rc = parse_resolv_conf(text);
+    ASSERT_EQ(rc.ns4.size(), 1u);
+    EXPECT_EQ(rc.ns4[0], a4("192.0.2.53"));
+    ASSERT_EQ(rc.ns6.size(), 1u);
+    EXPECT_EQ(rc.ns6[0], a6("2001:db8::53"));
+}
+
 TEST(ResolvConfTest, PathComesFromEnvironmentWhenSet) {
     ::setenv("PASTAD_RESOLV_CONF", "/tmp/some-resolv.conf", 1);
     EXPECT_EQ(resolv_conf_path(), "/tmp/some-resolv.conf");

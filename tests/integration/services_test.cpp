@@ -246,12 +246,33 @@ TEST_F(ServicesTest, UdpEchoOfTenThousandMixedDatagramsComesBackInOrder) {
     const auto server = file("echo_server.py", kEchoServer);
     const auto client = file("echo_client.py", kEchoClient);
     start_up_server(server, "203.0.113.10 7007");
-    // The largest datagram one frame carries at the tap's MTU of 65520
-    // (IPv4 fragments are not reassembled).
+    // The largest datagram one frame carries at the tap's MTU of 65520.
     const auto r =
         in_pastad("--config-net", "python3 " + client + " 203.0.113.10 7007 10000 65492");
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("echoed 10000"), std::string::npos) << r.out;
+}
+
+// The largest UDP datagrams: the namespace's kernel fragments them at the
+// tap MTU and pastad reassembles them; the echoes, too long for one frame,
+// go back in fragments that the namespace's kernel reassembles.
+TEST_F(ServicesTest, UdpEchoOfLargestIpv4DatagramsComesBackWhole) {
+    const auto server = file("echo_server.py", kEchoServer);
+    const auto client = file("echo_client.py", kEchoClient);
+    start_up_server(server, "203.0.113.10 7009");
+    const auto r = in_pastad("--config-net", "python3 " + client + " 203.0.113.10 7009 400 65507");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("echoed 400"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, UdpEchoOfLargestIpv6DatagramsComesBackWhole) {
+    const auto server = file("echo_server.py", kEchoServer);
+    const auto client = file("echo_client.py", kEchoClient);
+    start_up_server(server, "2001:db8:ff::10 7010");
+    const auto r =
+        in_pastad("--config-net", "python3 " + client + " 2001:db8:ff::10 7010 400 65527");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("echoed 400"), std::string::npos) << r.out;
 }
 
 TEST_F(ServicesTest, UdpEchoIpv6ComesBack) {

@@ -267,6 +267,60 @@ TEST(DhcpServerTest, MalformedMessagesAreDroppedAndReported) {
     EXPECT_TRUE(bad);
 }
 
+TEST(DhcpServerTest, EveryTruncationIsDroppedUnlessItEndsBetweenOptions) {
+    const DhcpServer s(config());
+    // REQUEST for our address: type option ends at 243, requested address at 249.
+    const Bytes full = request({53, 1, 3, 50, 4, 198, 51, 100, 2, 255});
+    for (std::size_t n = 0; n < full.size(); ++n) {
+        Bytes out;
+        bool bad = false;
+        const Bytes cut(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
+        const std::size_t len = serve(s, cut, out, bad);
+        if (n == 243 || n == 249) {  // a complete option list without the end option
+            EXPECT_FALSE(bad) << n;
+            EXPECT_GT(len, 0u) << n;
+        } else {
+            EXPECT_TRUE(bad) << n;
+            EXPECT_EQ(len, 0u) << n;
+        }
+    }
+}
+
+TEST(DhcpServerTest, GarbageOptionsAreDroppedOrAnsweredWithAWellFormedFrame) {
+    const DhcpServer s(config());
+    std::uint32_t x = 12345;
+    for (int i = 0; i < 2000; ++i) {
+        Bytes m = request({53, 1, 1});
+        x = x * 1103515245 + 12345;
+        const std::size_t extra = (x >> 8) % 300;
+        for (std::size_t j = 0; j < extra; ++j) {
+            x = x * 1103515245 + 12345;  // any bytes, a fixed sequence
+            m.push_back(static_cast<std::byte>(x >> 16));
+        }
+        Bytes out;
+        bool bad = false;
+        const std::size_t len = serve(s, m, out, bad);
+        if (bad || len == 0) {  // garbage may also hold a type nobody answers
+            EXPECT_EQ(len, 0u);
+            continue;
+        }
+        DropReason why;
+        const auto f = parse_frame(std::span(out).first(len), why);
+        ASSERT_TRUE(f);
+        const auto p = parse_udp(*f, why);
+        ASSERT_TRUE(p);
+        EXPECT_EQ(p->sport, kDhcpServerPort);
+    }
+}
+
+TEST(DhcpServerTest, PadOnlyOptionsAreMalformed) {
+    const DhcpServer s(config());
+    Bytes out;
+    bool bad = false;
+    EXPECT_EQ(serve(s, request({0, 0, 0, 0, 0, 0, 0, 0}), out, bad), 0u);
+    EXPECT_TRUE(bad);
+}
+
 TEST(DomainNamesTest, EncodesLabelsAndSkipsInvalidNames) {
     const auto w = encode_domain_names({"a.example.", "bad..name", std::string(64, 'x'), "b"});
     const Bytes want = {std::byte{1},   std::byte{'a'}, std::byte{7},   std::byte{'e'},

@@ -189,6 +189,50 @@ TEST(Dhcpv6ServerTest, MalformedMessagesAreDroppedAndReported) {
     EXPECT_TRUE(bad);
 }
 
+TEST(Dhcpv6ServerTest, EveryTruncationIsDroppedUnlessItEndsBetweenOptions) {
+    // kSolicit: header (4), client id (to 18), IA_NA (to 34).
+    for (std::size_t n = 0; n < kSolicit.size(); ++n) {
+        Bytes out;
+        bool bad = false;
+        const Bytes cut(kSolicit.begin(), kSolicit.begin() + static_cast<std::ptrdiff_t>(n));
+        const std::size_t len = serve(server(), cut, out, bad);
+        if (n == 18) {  // client id complete: a SOLICIT without IA_NA
+            EXPECT_FALSE(bad);
+            EXPECT_GT(len, 0u);
+        } else {
+            EXPECT_TRUE(bad) << n;
+            EXPECT_EQ(len, 0u) << n;
+        }
+    }
+}
+
+TEST(Dhcpv6ServerTest, GarbageOptionsAreDroppedOrAnsweredWithAWellFormedFrame) {
+    std::uint32_t x = 777;
+    for (int i = 0; i < 2000; ++i) {
+        Bytes m = kSolicit;
+        x = x * 1103515245 + 12345;
+        const std::size_t extra = (x >> 8) % 200;
+        for (std::size_t j = 0; j < extra; ++j) {
+            x = x * 1103515245 + 12345;  // any bytes, a fixed sequence
+            m.push_back(static_cast<std::byte>(x >> 16));
+        }
+        Bytes out;
+        bool bad = false;
+        const std::size_t len = serve(server(), m, out, bad);
+        if (bad || len == 0) {
+            EXPECT_EQ(len, 0u);
+            continue;
+        }
+        DropReason why;
+        const auto f = parse_frame(std::span(out).first(len), why);
+        ASSERT_TRUE(f);
+        const auto p = parse_udp(*f, why);
+        ASSERT_TRUE(p);
+        EXPECT_EQ(p->sport, kDhcpv6ServerPort);
+        EXPECT_EQ(p->dport, kDhcpv6ClientPort);
+    }
+}
+
 TEST(Dhcpv6ServerTest, ServerMessagesAreNotAnswered) {
     auto m = kSolicit;
     m[0] = std::byte{7};  // a REPLY from some other server

@@ -73,10 +73,12 @@ UniqueFd adopt_tap(int fd, std::string& name) {
         throw std::invalid_argument(which + ": " + ifname +
                                     " is a tun (IP) device; pastad needs a tap (Ethernet) one");
     }
-    if ((flags & IFF_NO_PI) == 0 || (flags & IFF_VNET_HDR) != 0) {
+    // A virtio-net header (IFF_VNET_HDR) is fine: the I/O back end reads its
+    // length from the descriptor. Packet information is not.
+    if ((flags & IFF_NO_PI) == 0) {
         throw std::invalid_argument(which + ": tap " + ifname +
-                                    " must be made with IFF_NO_PI and without IFF_VNET_HDR, "
-                                    "so that each read is one Ethernet frame");
+                                    " must be made with IFF_NO_PI, so that each read is one "
+                                    "Ethernet frame");
     }
     const int fl = ::fcntl(fd, F_GETFL);
     if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||

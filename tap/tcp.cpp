@@ -95,9 +95,10 @@
 // non-zero window reopens at the next timer tick or ACK, because the kernel
 // signals EPOLLOUT only after a write was refused. Half-closed connections
 // live until the inactivity timer. Simultaneous open is not supported.
-// Checksums are computed in user space for every frame (no IFF_VNET_HDR
-// offload yet). ACKs for namespace data go out at flush(), one per
-// connection and batch, not per segment.
+// Checksums of frames towards the namespace are computed in user space;
+// the tap's virtio-net header could hand that to the namespace's kernel
+// (NEEDS_CSUM), which is not done yet. ACKs for namespace data go out at
+// flush(), one per connection and batch, not per segment.
 //
 // References. RFC 9293 (TCP; section 3.10.7 segment processing order,
 // 3.8.6 window management), RFC 7323 (window scale), RFC 5961 (challenge

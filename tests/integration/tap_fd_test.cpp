@@ -131,6 +131,24 @@ TEST_F(TapFdTest, GivenTapIsConfiguredCarriesTrafficAndItsRemovalEndsPastad) {
     EXPECT_EQ(wait_exit(std::chrono::milliseconds(5000)), 0);
 }
 
+// A caller's tap may carry virtio-net headers; frames still flow both ways.
+TEST_F(TapFdTest, GivenTapWithVirtioNetHeadersCarriesTraffic) {
+    tap_ = make_tun_in(target_, kTapName, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR);
+    ASSERT_GE(tap_, 0) << std::strerror(errno);
+    sh(
+        sb_->in_up("socat TCP-LISTEN:7101,reuseaddr,fork SYSTEM:'head -c 300000 /dev/zero' "
+                   ">/dev/null 2>&1 &"));
+    ASSERT_TRUE(eventually([&] {
+        return sh(sb_->in_up("ss -Hlntu 'sport = :7101'")).out.find(':') != std::string::npos;
+    }));
+    spawn("-F " + std::to_string(tap_));
+    ASSERT_TRUE(eventually([&] { return read_pid_file(pid_file_) > 0; }));
+    EXPECT_EQ(sh(in_target("socat -T3 - TCP:203.0.113.10:7101 </dev/null | wc -c")).out,
+              "300000\n");
+    sh("ip -n " + target_ + " link del " + kTapName);
+    EXPECT_EQ(wait_exit(std::chrono::milliseconds(5000)), 0);
+}
+
 // The epoll back end learns of the removal differently (EPOLLERR alone).
 TEST_F(TapFdTest, GivenTapRemovalEndsPastadOnEpollToo) {
     tap_ = make_tun_in(target_, kTapName, IFF_TAP | IFF_NO_PI);

@@ -120,6 +120,32 @@ TEST_F(ForwardTest, NamespaceLoopbackReachesHostServer) {
     EXPECT_EQ(sh(in_target("socat -T3 - TCP:127.0.0.1:18082 </dev/null")).out, "host-side\n");
 }
 
+TEST_F(ForwardTest, NamespaceSideForwardsListenOnLoopbackOnly) {
+    // -T/-U forward the namespace's loopback to the host's: a service
+    // reached that way must not be offered on the namespace's other
+    // addresses, where it would be visible to whatever can reach them.
+    ASSERT_EQ(start("-t none -u none -T 18082:82 -U 18083:83").status, 0);
+    serve_in_host("socat -t5 TCP6-LISTEN:82,ipv6only=0,reuseaddr,fork SYSTEM:'echo host-side'",
+                  "-t sport = :82");
+    serve_in_host("socat UDP6-LISTEN:83,ipv6only=0,reuseaddr,fork EXEC:cat", "-u sport = :83");
+    EXPECT_EQ(sh(in_target("socat -T3 - TCP4:127.0.0.1:18082 </dev/null")).out, "host-side\n");
+    EXPECT_EQ(sh(in_target("socat -T3 - TCP6:[::1]:18082 </dev/null")).out, "host-side\n");
+    EXPECT_EQ(sh(in_target("echo lo4 | socat -T2 - UDP4:127.0.0.1:18083")).out, "lo4\n");
+    EXPECT_EQ(sh(in_target("echo lo6 | socat -T2 - UDP6:[::1]:18083")).out, "lo6\n");
+    // The namespace's own (non-loopback) addresses.
+    EXPECT_EQ(sh(in_target("socat -T3 - TCP4:198.51.100.2:18082 </dev/null")).out, "");
+    EXPECT_EQ(sh(in_target("socat -T3 - TCP6:[2001:db8::2]:18082 </dev/null")).out, "");
+    EXPECT_EQ(sh(in_target("echo own4 | socat -T1 - UDP4:198.51.100.2:18083")).out, "");
+    EXPECT_EQ(sh(in_target("echo own6 | socat -T1 - UDP6:[2001:db8::2]:18083")).out, "");
+    const auto ns = sh(in_target("ss -Hlntu 'sport = :18082 or sport = :18083'")).out;
+    for (const auto& line : {"127.0.0.1:18082", "[::1]:18082", "127.0.0.1:18083", "[::1]:18083"}) {
+        EXPECT_NE(ns.find(line), std::string::npos) << line << " missing in\n" << ns;
+    }
+    EXPECT_EQ(ns.find("*:1808"), std::string::npos) << ns;
+    EXPECT_EQ(ns.find("0.0.0.0:1808"), std::string::npos) << ns;
+    EXPECT_EQ(ns.find("[::]:1808"), std::string::npos) << ns;
+}
+
 TEST_F(ForwardTest, AutoFollowsServerStartAndExit) {
     ASSERT_EQ(start("").status, 0) << "pasta's default for every option is auto";
     // The promise: a server started in the namespace is reachable from the

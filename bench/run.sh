@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # bench/run.sh - end-to-end TCP comparison: veth, pastad (uring, epoll), pasta, slirp4netns
+# (tap path), and of the loopback forwarding (splice) path against plain loopback
 #
 # Usage (as root, from anywhere):
 #   bench/run.sh [--reps N] [--quick] [--write] [--seconds S]
-#                [--systems veth,pastad-uring,...] [--tests up1,up4,down1,down4,rr,crr]
+#                [--systems veth,pastad-uring,...,loopback]
+#                [--tests up1,up4,down1,down4,rr,crr,lo-up1,lo-up4,lo-down1,lo-down4,lo-rr,lo-crr]
 #                [--raw FILE]
 #
 # Installs what it needs (scripts/install-deps.sh bench), builds pastad and
@@ -31,7 +33,7 @@ while (($#)); do
     --quick) reps=1; seconds=3; shift ;;
     --write) write=1; shift ;;
     --systems | --tests | --raw) extra+=("$1" "$2"); shift 2 ;;
-    -h | --help) sed -n '3,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '3,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done

@@ -39,9 +39,13 @@
 //   ECONNRESET, EPIPE or another error on either socket -> reset: SO_LINGER 0
 //                          on both and close, so the peer sees RST as well
 //
-// Limits: pipes are asked for kPipeSize (1 MiB) with F_SETPIPE_SZ; an
-// unprivileged user over fs.pipe-user-pages-soft gets the default 64 KiB,
-// which still works, only with more wake-ups.
+// Limits: a pipe starts at the kernel's default size (64 KiB) and is grown
+// to kPipeSize (1 MiB) with F_SETPIPE_SZ once its direction carries bulk
+// data (half a pipe pending at once, or four pipes' worth moved): most
+// forwarded connections are short exchanges, for which the resize is a cost
+// per connection that buys nothing. An unprivileged user over
+// fs.pipe-user-pages-soft keeps 64 KiB, which still works, only with more
+// wake-ups.
 //
 // Failure: a failed connect() resets the accepted socket (the client sees
 // a refused connection, as it would without pastad). Failure to create
@@ -122,10 +126,7 @@ private:
             }
             pipe_r_[d].reset(p[0]);
             pipe_w_[d].reset(p[1]);
-            int size = ::fcntl(p[1], F_SETPIPE_SZ, kPipeSize);
-            if (size < 0) {
-                size = ::fcntl(p[1], F_GETPIPE_SZ);
-            }
+            const int size = ::fcntl(p[1], F_GETPIPE_SZ);
             capacity_[d] = size > 0 ? static_cast<std::size_t>(size) : 65536;
         }
         log::splice().debug("[S{} tcp] ESTABLISHED, pipes {} bytes", id_, capacity_[0]);
@@ -152,7 +153,12 @@ private:
                              SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
                 if (n > 0) {
                     pending_[d] += static_cast<std::size_t>(n);
+                    moved_[d] += static_cast<std::size_t>(n);
                     progress = true;
+                    if (!grown_[d] &&
+                        (pending_[d] >= capacity_[d] / 2 || moved_[d] >= 4 * capacity_[d])) {
+                        grow(d);
+                    }
                 } else if (n == 0) {
                     eof_[d] = true;
                     progress = true;
@@ -195,6 +201,17 @@ private:
                 }
                 return;
             }
+        }
+    }
+
+    // Enlarges pipe d for a direction that carries bulk data; tried once.
+    void grow(int d) {
+        grown_[d] = true;
+        const int size = ::fcntl(pipe_w_[d].get(), F_SETPIPE_SZ, kPipeSize);
+        if (size > 0 && static_cast<std::size_t>(size) > capacity_[d]) {
+            capacity_[d] = static_cast<std::size_t>(size);
+            ++owner_.stats_.pipes_grown;
+            log::splice().debug("[S{} tcp] pipe {} grown to {} bytes", id_, d, size);
         }
     }
 
@@ -252,6 +269,8 @@ private:
     UniqueFd pipe_w_[2];
     std::size_t capacity_[2] = {65536, 65536};
     std::size_t pending_[2] = {0, 0};
+    std::size_t moved_[2] = {0, 0};  // bytes read into pipe d so far
+    bool grown_[2] = {false, false};
     bool eof_[2] = {false, false};   // sock d returned end-of-file
     bool shut_[2] = {false, false};  // direction d's FIN was passed on
     bool wait_r_[2] = {false, false};

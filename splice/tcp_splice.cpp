@@ -21,13 +21,18 @@
 // only read when pending_[d] < pipe capacity.
 //
 // Readiness: the sockets are Asio posix descriptors on the event loop's
-// io_context. Asio's epoll reactor registers each descriptor once,
-// edge-triggered, so arming a wait costs no system call; this keeps the
-// splice path out of the tap data plane's dispatch and its token space.
-// Because readiness is edge-triggered, a wait is armed only right after the
+// io_context, which keeps the splice path out of the tap data plane's
+// dispatch and its token space. Asio's epoll reactor registers each
+// descriptor once, edge-triggered. A wait is armed only right after the
 // very call it waits for returned EAGAIN, on the same thread, so no edge can
-// be missed in between. (io_uring's IORING_OP_SPLICE would save the wake-up
-// per batch but not the copies, which are what bound this path.)
+// be missed in between whatever the reactor does when arming.
+// Limitation: Asio (1.74) re-arms every async_wait with an epoll_ctl(MOD),
+// one system call per wait; for 1-byte request/response traffic that is one
+// of five calls per message (epoll_wait, epoll_ctl, three splice). For bulk
+// data the path is bound by the kernel's TCP work on the second connection
+// (about 80% of pastad's CPU is under splice_to_socket -> tcp_sendmsg,
+// including the loopback receive into the target's socket), not by calls;
+// io_uring's IORING_OP_SPLICE would not change that work.
 //
 // Events per direction d (sock d -> pipe d -> sock 1-d):
 //   connect done        -> pump both directions

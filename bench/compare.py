@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0-or-later
-# bench/compare.py - end-to-end TCP comparison of pastad, pasta, slirp4netns and a veth pair
+# bench/compare.py - end-to-end TCP and UDP comparison of pastad, pasta, slirp4netns and a veth pair
 #
 # Called by bench/run.sh, which installs the tools and builds pastad first.
 #
@@ -64,6 +64,30 @@ RR_TESTS = [
     ("crr", "Connect, 1 byte each way, close (CRR)", "crr", CRR_PORT),
 ]
 
+# UDP at fixed offered rates: (key, title, iperf3 extra args). Each runs the
+# whole ladder below. UDP has no congestion control, so the questions are
+# how much of an offered rate arrives and what it costs per byte, not
+# "how fast can it go".
+UDP_TESTS = [
+    ("udp-up", "UDP namespace -> server", []),
+    ("udp-down", "UDP server -> namespace", ["-R"]),
+]
+# (offered rate, datagram bytes). 1400-byte datagrams are what most UDP
+# applications send (QUIC, RTP, VPNs: below a 1500-byte path MTU), so the
+# per-datagram cost dominates: 100M is a load every system should carry
+# without loss, 1G is a busy one (~89k datagrams/s), 4G (~357k/s) is above
+# what a 2-CPU machine forwards per datagram and shows each system's
+# ceiling and how it loses beyond it. 32000-byte datagrams at 10G show the
+# per-byte cost instead (~39k datagrams/s): they fit one frame at the
+# translators' 65520 MTU (no fragmentation there), while the veth row's
+# 1500 MTU makes the kernel fragment them.
+UDP_LADDER = [("100M", 1400), ("1G", 1400), ("4G", 1400), ("10G", 32000)]
+
+
+def udp_key(key, rate, size):
+    return f"{key}:{rate}:{size}"
+
+
 # Splice path: forwarded ports (-t) on the host's loopback, servers in the
 # target namespace. Their reference system is "loopback".
 LO_IPERF_PORT = 5202
@@ -85,8 +109,8 @@ SPLICE_KEYS = {t[0] for t in SPLICE_THROUGHPUT_TESTS + SPLICE_RR_TESTS}
 
 
 def runs_test(system, key):
-    """Whether `system` takes part in test `key`."""
-    if key in SPLICE_KEYS:
+    """Whether `system` takes part in test `key` (a UDP key's ladder step counts as its test)."""
+    if key.split(":")[0] in SPLICE_KEYS:
         return system in SPLICE_SYSTEMS
     return system != "loopback"
 
@@ -384,7 +408,7 @@ def splice_target(world, system, port):
     return Target(system.client_ns or world.host, "0.0.0.0", "127.0.0.1", port)
 
 
-def run_iperf(world, system, prefix, extra, seconds, target=None):
+def run_iperf(world, system, prefix, extra, seconds, target=None, udp=False):
     t = target or tap_target(world, IPERF_PORT)
     srv = world.spawn(["ip", "netns", "exec", t.ns, "iperf3", "-s", "-1", "-B", t.bind,
                        "-p", str(t.port)],
@@ -407,10 +431,24 @@ def run_iperf(world, system, prefix, extra, seconds, target=None):
         j = json.loads(out)
     except json.JSONDecodeError:
         return {"error": "no JSON from iperf3"}
-    if "error" in j and not j.get("end", {}).get("sum_received"):
+    got = j.get("end", {})
+    if "error" in j and not (got.get("sum_received") or got.get("sum")):
         return {"error": j["error"]}
     end = j["end"]
-    recv = end["sum_received"]
+    recv = end.get("sum_received") or end.get("sum")
+    if udp:
+        # The receiver's view: what arrived and what it counted as lost.
+        # And the sender's: on a busy machine iperf3 may not reach the offered rate.
+        sent = end.get("sum_sent") or {}
+        res = {"gbps": recv["bits_per_second"] / 1e9, "bytes": recv["bytes"],
+               "loss": recv.get("lost_percent"), "packets": recv.get("packets"),
+               "sent_gbps": sent.get("bits_per_second", 0.0) / 1e9}
+        if before and after:
+            res["cpu_user"] = (after[0] - before[0]) / CLK_TCK
+            res["cpu_sys"] = (after[1] - before[1]) / CLK_TCK
+        if "error" in j:
+            res["warning"] = j["error"]
+        return res
     intervals = [i["sum"]["bits_per_second"] for i in j.get("intervals", [])
                  if i["sum"]["seconds"] >= 0.25]
     best = max(intervals) if intervals else 0.0
@@ -551,6 +589,30 @@ def rr_table(results, systems, key, title, base_sys):
     return out
 
 
+def udp_table(results, systems, key, title, base_sys):
+    out = [f"### {title}\n",
+           "| offered | system | sent Gbit/s median | received Gbit/s median | min–max | "
+           f"vs {base_sys} | loss % (median, min–max) | translator CPU s/GiB |",
+           "|---|---|---:|---:|---:|---:|---:|---|"]
+    for rate, size in UDP_LADDER:
+        k = udp_key(key, rate, size)
+        base = row_stats(results[base_sys][k], "gbps")[0] if base_sys in systems else None
+        for s in systems:
+            runs = results[s][k]
+            m, lo, hi, ok = row_stats(runs, "gbps")
+            ratio = f"{m / base:.2f}×" if m is not None and base else "—"
+            losses = [r["loss"] for r in ok if r.get("loss") is not None]
+            loss = (f"{fmt(med(losses), 1)} ({fmt(min(losses), 1)}–{fmt(max(losses), 1)})"
+                    if losses else "—")
+            cpu = cpu_cell(ok, lambda r: r["bytes"] / GIB) if s != base_sys else "— (kernel)"
+            rng = f"{fmt(lo)}–{fmt(hi)}" if m is not None else "—"
+            sent = fmt(med([r.get("sent_gbps") for r in ok]))
+            out.append(f"| {rate}bit/s × {size} B | {s}{failures(runs)} | {sent} | {fmt(m)} | "
+                       f"{rng} | {ratio} | {loss} | {cpu} |")
+    out.append("")
+    return out
+
+
 def report(results, systems, reps):
     out = []
     tap_systems = [s for s in systems if s != "loopback"]
@@ -559,6 +621,8 @@ def report(results, systems, reps):
         out += throughput_table(results, tap_systems, key, title, "veth")
     for key, title, _, _ in RR_TESTS:
         out += rr_table(results, tap_systems, key, title, "veth")
+    for key, title, _ in UDP_TESTS:
+        out += udp_table(results, tap_systems, key, title, "veth")
     for key, title, _ in SPLICE_THROUGHPUT_TESTS:
         out += throughput_table(results, splice_systems, key, title, "loopback")
     for key, title, _, _ in SPLICE_RR_TESTS:
@@ -619,12 +683,12 @@ def write_results(path, text):
 
 
 def main():
-    global THROUGHPUT_TESTS, RR_TESTS, SPLICE_THROUGHPUT_TESTS, SPLICE_RR_TESTS
+    global THROUGHPUT_TESTS, RR_TESTS, UDP_TESTS, SPLICE_THROUGHPUT_TESTS, SPLICE_RR_TESTS
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--systems", default=",".join(SYSTEMS))
-    ap.add_argument("--tests", default="up1,up4,down1,down4,rr,crr,"
+    ap.add_argument("--tests", default="up1,up4,down1,down4,rr,crr,udp-up,udp-down,"
                     "lo-up1,lo-up4,lo-down1,lo-down4,lo-rr,lo-crr")
     ap.add_argument("--build", required=True)
     ap.add_argument("--run-id", required=True)
@@ -638,6 +702,11 @@ def main():
         if s not in SYSTEMS:
             sys.exit(f"unknown system {s}; known: {', '.join(SYSTEMS)}")
     tests = set(a.tests.split(","))
+    known = {t[0] for t in THROUGHPUT_TESTS + RR_TESTS + UDP_TESTS + SPLICE_THROUGHPUT_TESTS +
+             SPLICE_RR_TESTS}
+    for t in tests:
+        if t not in known:
+            sys.exit(f"unknown test {t}; known: {', '.join(sorted(known))}")
     # The translators forward the splice tests' ports only when those run.
     splice_ports = {LO_IPERF_PORT for t in SPLICE_THROUGHPUT_TESTS if t[0] in tests}
     splice_ports |= {t[3] for t in SPLICE_RR_TESTS if t[0] in tests}
@@ -655,7 +724,8 @@ def main():
 
     world = World(a.run_id, os.path.abspath(a.build))
     all_keys = [t[0] for t in THROUGHPUT_TESTS + SPLICE_THROUGHPUT_TESTS] + \
-        [t[0] for t in RR_TESTS + SPLICE_RR_TESTS]
+        [t[0] for t in RR_TESTS + SPLICE_RR_TESTS] + \
+        [udp_key(t[0], rate, size) for t in UDP_TESTS for rate, size in UDP_LADDER]
     results = {s: {k: [] for k in all_keys} for s in systems}
     mtus = {}
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -681,6 +751,17 @@ def main():
                             r = run_rr(world, system, prefix, mode, port, secs)
                             results[s][key].append(r)
                             log(f"  {key}: {r.get('error') or str(round(r['rate'])) + '/s'}")
+                    for key, _, extra in UDP_TESTS:
+                        if key not in tests or not runs_test(s, key):
+                            continue
+                        for rate, size in UDP_LADDER:
+                            k = udp_key(key, rate, size)
+                            r = run_iperf(world, system, prefix,
+                                          ["-u", "-b", rate, "-l", str(size)] + extra, secs,
+                                          udp=True)
+                            results[s][k].append(r)
+                            log(f"  {k}: " + (r.get("error") or
+                                              f"{fmt(r['gbps'])} Gbit/s, loss {r['loss']}%"))
                     # Splice rows: the client stays on <id>-host's loopback.
                     lo_prefix = ["ip", "netns", "exec", world.host]
                     for key, _, extra in SPLICE_THROUGHPUT_TESTS:
@@ -698,7 +779,8 @@ def main():
                 except RuntimeError as e:
                     log(f"  {s} failed: {e}")
                     for key in all_keys:
-                        if key in tests and runs_test(s, key) and len(results[s][key]) <= rep:
+                        if key.split(":")[0] in tests and runs_test(s, key) and \
+                                len(results[s][key]) <= rep:
                             results[s][key].append({"error": str(e)})
                 finally:
                     system.stop()
@@ -708,6 +790,7 @@ def main():
     # Leave out tests that were not asked for.
     THROUGHPUT_TESTS = [t for t in THROUGHPUT_TESTS if t[0] in tests]
     RR_TESTS = [t for t in RR_TESTS if t[0] in tests]
+    UDP_TESTS = [t for t in UDP_TESTS if t[0] in tests]
     SPLICE_THROUGHPUT_TESTS = [t for t in SPLICE_THROUGHPUT_TESTS if t[0] in tests]
     SPLICE_RR_TESTS = [t for t in SPLICE_RR_TESTS if t[0] in tests]
     table = report(results, systems, a.reps)
@@ -727,6 +810,12 @@ def main():
         "`sum_sent.retransmits`). Translator CPU is the translator process's utime+stime "
         "(/proc/PID/stat, all threads) during the test divided by the data received; for "
         "veth the work is in the kernel and not attributed.",
+        "",
+        "UDP rows: iperf3 -u at a fixed offered rate and datagram size. \"sent\" is what the "
+        "sending iperf3 achieved (`sum_sent`; below the offered rate when the sender itself is "
+        "short of CPU); \"received\" and loss are the receiver's (`sum_received`: bytes that "
+        "arrived over the test's duration, lost datagrams by sequence number, including those "
+        "the receiving iperf3's socket buffer overflowed on); CPU is per GiB received.",
         "",
         "Splice rows (\"Splice: ...\"): the client is on the host namespace's loopback and "
         "connects to 127.0.0.1 at a port the translator forwards (`-t PORT`) to the server in "

@@ -34,6 +34,7 @@ struct Config {
     std::string pcap_file;               // -p
     std::optional<uid_t> runas_uid;      // --runas UID[:GID] or USER[:GROUP]
     std::optional<gid_t> runas_gid;
+    unsigned stats_delay = 0;  // --stats: seconds between statistics rows; 0: none
 
     // Target namespace.
     TargetKind target = TargetKind::Spawn;
@@ -44,12 +45,15 @@ struct Config {
     bool netns_only = false;           // --netns-only: never join a user namespace; also
                                        // set, as pasta does, for --netns without --userns
     bool no_netns_quit = false;        // --no-netns-quit
+    int tap_fd = -1;                   // -F: an open tap device to use; -1: create one
 
     // Interfaces and addressing.
     bool config_net = false;          // --config-net
     std::string ns_ifname;            // -I; empty: the template interface's name
     std::string template_if4;         // -i or --outbound-if4: template for IPv4
     std::string template_if6;         // -i or --outbound-if6: template for IPv6
+    std::string outbound_if4;         // --outbound-if4: host sockets of IPv4 flows bind to it
+    std::string outbound_if6;         // --outbound-if6: likewise for IPv6
     std::optional<unsigned> mtu;      // -m; unset: 65520; 0: leave the tap's MTU alone and
                                       // advertise none (DHCP option 26, NDP MTU option)
     std::optional<Ip4> addr4;         // -a (IPv4)
@@ -86,13 +90,20 @@ struct Config {
     std::optional<Ip6> dns_host6;
     std::vector<std::string> search;  // -S
     bool search_none = false;         // -S none
-    bool no_dhcp_dns = false;
-    bool no_dhcp_search = false;
+    // Announce the nameservers (DHCP option 6, DHCPv6 option 23, RA RDNSS)
+    // and the search list (DHCP 119, DHCPv6 24, RA DNSSL): pasta's namespace
+    // mode does neither unless --dhcp-dns / --dhcp-search ask for it.
+    // --no-dhcp-dns and --no-dhcp-search set them back to false.
+    bool dhcp_dns = false;
+    bool dhcp_search = false;
+    std::string hostname;  // -H: DHCP option 12; empty: none
+    std::string fqdn;      // --fqdn: DHCP option 81, DHCPv6 option 39; empty: none
 
     // Protocols and services.
     bool no_tcp = false, no_udp = false, no_icmp = false;
     bool no_dhcp = false, no_ndp = false, no_dhcpv6 = false, no_ra = false;
     bool no_splice = false;         // --no-splice
+    bool splice_only = false;       // --splice-only: no tap, loopback forwards only
     bool host_lo_to_ns_lo = false;  // --host-lo-to-ns-lo
 
     // Port forwarding specifications, as given (validated by the forwarding
@@ -108,16 +119,15 @@ struct Config {
 };
 
 // What the command line asked for besides running.
-enum class Action { Run, Help, Version };
+enum class Action { Run, Help, Version, PrintCapabilities };
 
 struct ParsedCommandLine {
     Action action = Action::Run;
     Config config;
-    // Options that were recognised with valid arguments but are not implemented
-    // yet: each is named in a warning, never silently ignored. Long names
-    // without the leading dashes ("stderr" for -e/--stderr), in command-line
-    // order, each once.
-    std::vector<std::string> unsupported;
+    // Warnings about options that were accepted but deserve one (-e, which is
+    // deprecated), for main() to log once logging is set up; in command-line
+    // order.
+    std::vector<std::string> warnings;
 };
 
 // Parses argv as pasta does (getopt_long semantics: clustered short options,
@@ -125,7 +135,8 @@ struct ParsedCommandLine {
 // Throws std::invalid_argument with a message naming the bad option or value;
 // the message is meant to be printed as is after "pastad: ". An unknown
 // option gives "unrecognized option '--name'", worded as glibc's getopt does.
-// With -h or --version the parse stops there and returns that action.
+// With -h, --version or --print-capabilities the parse stops there and
+// returns that action.
 // Uses getopt_long's global state: call from one thread at a time. May call
 // getpwnam()/getgrnam() for --runas.
 ParsedCommandLine parse_options(int argc, char* const argv[]);
@@ -139,5 +150,9 @@ std::string usage_text(const char* argv0);
 
 // The text printed by --version (to stdout).
 std::string version_text();
+
+// The text printed by --print-capabilities (to stdout): the vhost-user back
+// end capabilities, as JSON.
+std::string capabilities_text();
 
 }  // namespace pastad

@@ -11,7 +11,9 @@
 // ICMP, whose payloads pastad parses itself (DHCP, DNS). A frame that fails to parse is
 // dropped and counted by reason; nothing a frame contains can stop the
 // daemon. The namespace's MAC address is learned from the source of its
-// frames, so pastad needs no neighbour discovery of its own.
+// frames, so pastad needs no neighbour discovery of its own. Fragments of
+// UDP datagrams larger than the tap MTU are reassembled (tap/reassembly)
+// and then handled as one datagram.
 #include "data_plane.hpp"
 
 #include <fmt/format.h>
@@ -67,6 +69,8 @@ tap::TcpConfig DataPlane::tcp_config(const Config& cfg, const NetPlan& plan,
     t.mtu = plan.mtu != 0 ? plan.mtu : 65520;  // -m 0: the tap keeps the kernel's MTU
     t.outbound4 = cfg.outbound4;
     t.outbound6 = cfg.outbound6;
+    t.outbound_if4 = cfg.outbound_if4;
+    t.outbound_if6 = cfg.outbound_if6;
     return t;
 }
 
@@ -76,8 +80,11 @@ tap::UdpConfig DataPlane::udp_config(const Config& cfg, const NetPlan& plan,
     static_cast<tap::AddressMapConfig&>(u) = address_map(cfg, plan, dns_);
     u.our_mac = plan.our_mac;
     u.ns_mac = ns_mac;
+    u.mtu = plan.mtu != 0 ? plan.mtu : 65520;
     u.outbound4 = cfg.outbound4;
     u.outbound6 = cfg.outbound6;
+    u.outbound_if4 = cfg.outbound_if4;
+    u.outbound_if6 = cfg.outbound_if6;
     return u;
 }
 
@@ -89,6 +96,8 @@ tap::IcmpConfig DataPlane::icmp_config(const Config& cfg, const NetPlan& plan,
     i.ns_mac = ns_mac;
     i.outbound4 = cfg.outbound4;
     i.outbound6 = cfg.outbound6;
+    i.outbound_if4 = cfg.outbound_if4;
+    i.outbound_if6 = cfg.outbound_if6;
     return i;
 }
 
@@ -111,12 +120,9 @@ tap::NdpConfig DataPlane::ndp_config(const Config& cfg, const NetPlan& plan) con
     // Addresses and configuration from DHCPv6 too, unless it is off.
     n.managed = !cfg.no_dhcpv6;
     n.other = !cfg.no_dhcpv6;
-    if (!cfg.no_dhcp_dns) {
-        n.rdnss = dns_.ns6;
-    }
-    if (!cfg.no_dhcp_search) {
-        n.dnssl = dns_.search;
-    }
+    const DnsAnnouncement told = announced_dns(cfg, dns_);
+    n.rdnss = told.ns6;
+    n.dnssl = told.search;
     return n;
 }
 
@@ -131,13 +137,12 @@ std::optional<tap::DhcpServer> DataPlane::dhcp_server(const Config& cfg,
     d.prefix_len = plan.addrs4.front().len;
     d.router = plan.gw4;
     d.server = plan.gw4.value_or(d.addr);
-    if (!cfg.no_dhcp_dns) {
-        d.dns = dns_.ns4;
-    }
-    if (!cfg.no_dhcp_search) {
-        d.search = dns_.search;
-    }
+    const DnsAnnouncement told = announced_dns(cfg, dns_);
+    d.dns = told.ns4;
+    d.search = told.search;
     d.mtu = plan.mtu;
+    d.hostname = cfg.hostname;
+    d.fqdn = cfg.fqdn;
     return tap::DhcpServer(d);
 }
 
@@ -148,12 +153,10 @@ tap::Dhcpv6Server DataPlane::dhcpv6_server(const Config& cfg, const NetPlan& pla
     if (!plan.addrs6.empty()) {
         d.addr = plan.addrs6.front().addr;
     }
-    if (!cfg.no_dhcp_dns) {
-        d.dns = dns_.ns6;
-    }
-    if (!cfg.no_dhcp_search) {
-        d.search = dns_.search;
-    }
+    const DnsAnnouncement told = announced_dns(cfg, dns_);
+    d.dns = told.ns6;
+    d.search = told.search;
+    d.fqdn = cfg.fqdn;
     return tap::Dhcpv6Server(d);
 }
 
@@ -206,6 +209,10 @@ void DataPlane::on_frame(std::span<const std::byte> bytes) {
     }
     tap::DropReason why = tap::DropReason::None;
     const auto f = tap::parse_frame(bytes, why);
+    if (!f && (why == tap::DropReason::Ipv4Fragment || why == tap::DropReason::Ipv6Fragment)) {
+        on_fragment(bytes, why);
+        return;
+    }
     if (!f) {
         drops_.add(why);
         SPDLOG_LOGGER_TRACE(&log::tap(), "dropped frame: {}", tap::to_string(why));
@@ -301,6 +308,26 @@ void DataPlane::on_udp(const tap::Frame& f) {
     udp_.on_datagram(tap::endpoints_of(f, p->sport, p->dport), p->payload, Clock::now());
 }
 
+// Only UDP is reassembled: TCP segments fit the MSS and ICMP echo beyond
+// the MTU is not worth the memory. Other fragments stay dropped as before.
+void DataPlane::on_fragment(std::span<const std::byte> bytes, tap::DropReason why) {
+    tap::FragmentInfo frag;
+    tap::DropReason bad = tap::DropReason::None;
+    const auto f = tap::parse_fragment(bytes, frag, bad);
+    if (!f || f->proto != tap::kProtoUdp || cfg_.no_udp) {
+        drops_.add(f ? why : bad);
+        return;
+    }
+    learn_ns_mac(f->src);
+    const auto whole = reasm_.add(*f, frag, Clock::now());
+    if (!whole) {
+        return;  // waiting for more, or discarded (counted by the reassembler)
+    }
+    tap::Frame g = *f;
+    g.l4 = *whole;
+    on_udp(g);
+}
+
 template <typename Server>
 void DataPlane::serve_dhcp(const Server& server, const tap::Frame& f, const tap::UdpPacket& p) {
     send_control([&](std::span<std::byte> out) {
@@ -355,6 +382,7 @@ void DataPlane::on_tick(Clock::time_point now) {
     tcp_.on_timer(now);
     udp_.on_timer(now);
     icmp_.on_timer(now);
+    reasm_.expire(now);
 }
 
 void DataPlane::advertise_router() {
@@ -364,18 +392,38 @@ void DataPlane::advertise_router() {
     send_control([&](std::span<std::byte> out) { return ndp_.build_ra(out); });
 }
 
+EventCounts DataPlane::event_counts() const {
+    EventCounts c;
+    const auto& tcp = tcp_.stats();
+    c[StatsColumn::TapIn] = io_.counters().rx_frames;
+    c[StatsColumn::TapOut] = io_.counters().tx_frames;
+    c[StatsColumn::Dropped] = drops_.total() + counters_.unsupported;
+    c[StatsColumn::Arp] = counters_.arp_replies;
+    c[StatsColumn::Ndp] = counters_.ndp_replies;
+    c[StatsColumn::Dhcp] = counters_.dhcp_replies;
+    c[StatsColumn::TcpOpen] = tcp.opened_by_ns + tcp.opened_by_host;
+    c[StatsColumn::TcpClose] = tcp.closed;
+    c[StatsColumn::UdpFlows] = udp_.stats().flows_opened;
+    c[StatsColumn::Ping] = icmp_.stats().requests;
+    return c;
+}
+
 std::string DataPlane::summary() const {
     const auto& s = tcp_.stats();
     return fmt::format(
         "frames in {} out {} (tap write failures {}, dropped malformed {}, unsupported {}), "
         "arp {} ndp {} replies, "
         "tcp opened {}+{} closed {} refused {}, bytes to ns {} from ns {}, "
-        "udp flows {} datagrams to ns {} from ns {}, ping requests {} replies {}",
+        "udp flows {} datagrams to ns {} (fragmented {}, dropped {}) from ns {} (reassembled {}, "
+        "given up {}, send errors {}), "
+        "ping requests {} replies {}",
         io_.counters().rx_frames, io_.counters().tx_frames, io_.counters().tx_dropped,
         drops_.total(), counters_.unsupported, counters_.arp_replies, counters_.ndp_replies,
         s.opened_by_ns, s.opened_by_host, s.closed, s.refused, s.bytes_to_ns, s.bytes_from_ns,
-        udp_.stats().flows_opened, udp_.stats().datagrams_to_ns, udp_.stats().datagrams_from_ns,
-        icmp_.stats().requests, icmp_.stats().replies);
+        udp_.stats().flows_opened, udp_.stats().datagrams_to_ns, udp_.stats().fragmented_to_ns,
+        udp_.stats().dropped_too_big, udp_.stats().datagrams_from_ns, reasm_.stats().reassembled,
+        reasm_.stats().timed_out + reasm_.stats().evicted + reasm_.stats().malformed,
+        udp_.stats().send_errors, icmp_.stats().requests, icmp_.stats().replies);
 }
 
 }  // namespace pastad

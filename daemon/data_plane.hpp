@@ -11,12 +11,14 @@
 #include "daemon/dns.hpp"
 #include "daemon/io_backend.hpp"
 #include "daemon/reflect.hpp"
+#include "daemon/stats.hpp"
 #include "tap/arp.hpp"
 #include "tap/dhcp.hpp"
 #include "tap/dhcpv6.hpp"
 #include "tap/frame.hpp"
 #include "tap/icmp.hpp"
 #include "tap/ndp.hpp"
+#include "tap/reassembly.hpp"
 #include "tap/tcp.hpp"
 #include "tap/udp.hpp"
 
@@ -43,6 +45,9 @@ public:
     // One line of counters for the exit log.
     std::string summary() const;
 
+    // The counters --stats prints (daemon/stats.hpp).
+    EventCounts event_counts() const;
+
     struct Counters {
         std::uint64_t arp_replies = 0, ndp_replies = 0, unsupported = 0, ctrl_dropped = 0;
         std::uint64_t dhcp_replies = 0, dhcp_malformed = 0;  // DHCP and DHCPv6
@@ -55,6 +60,7 @@ public:
     tap::UdpEngine& udp_engine() { return udp_; }
     const tap::UdpEngine& udp() const { return udp_; }
     const tap::IcmpEngine& icmp() const { return icmp_; }
+    const tap::Reassembler& reassembly() const { return reasm_; }
 
 private:
     // Queues one small frame built by `build(slot)`; counts it when the
@@ -76,6 +82,7 @@ private:
     tap::UdpConfig udp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) const;
     tap::IcmpConfig icmp_config(const Config& cfg, const NetPlan& plan, const Mac* ns_mac) const;
     void on_udp(const tap::Frame& f);
+    void on_fragment(std::span<const std::byte> bytes, tap::DropReason why);
     void on_echo_request(const tap::Frame& f, const tap::IcmpPacket& p);
 
     const Config& cfg_;
@@ -90,6 +97,7 @@ private:
     tap::IcmpEngine icmp_;
     std::optional<tap::DhcpServer> dhcp_;  // unset without an IPv4 address
     tap::Dhcpv6Server dhcpv6_;
+    tap::Reassembler reasm_;  // UDP datagrams larger than the tap MTU
     tap::DropCounters drops_;
     Counters counters_;
     bool have_v6_;

@@ -160,6 +160,18 @@ std::string namespace_resolv_conf(const DnsPlan& plan, const ResolvConf& host) {
     return text;
 }
 
+DnsAnnouncement announced_dns(const Config& cfg, const DnsPlan& plan) {
+    DnsAnnouncement a;
+    if (cfg.dhcp_dns) {
+        a.ns4 = plan.ns4;
+        a.ns6 = plan.ns6;
+    }
+    if (cfg.dhcp_search) {
+        a.search = plan.search;
+    }
+    return a;
+}
+
 void log_dns_plan(const DnsPlan& plan) {
     for (const auto& n : plan.notes) {
         log::daemon().info("{}", n);

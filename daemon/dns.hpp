@@ -63,6 +63,17 @@ struct DnsPlan {
 DnsPlan plan_dns(const Config& cfg, const ResolvConf& host, const std::optional<Ip4>& gw4,
                  const std::optional<Ip6>& gw6);
 
+// What DHCP, DHCPv6 and router advertisements hand out for `plan`: its
+// nameservers only with --dhcp-dns and its search list only with
+// --dhcp-search, as in pasta's namespace mode.
+struct DnsAnnouncement {
+    std::vector<Ip4> ns4;
+    std::vector<Ip6> ns6;
+    std::vector<std::string> search;
+};
+
+DnsAnnouncement announced_dns(const Config& cfg, const DnsPlan& plan);
+
 // Logs the plan's notes at info, or debug when nothing notable was decided.
 void log_dns_plan(const DnsPlan& plan);
 

@@ -5,10 +5,10 @@
 // -------------------
 // One thread runs everything on a Boost.Asio io_context: the data plane's
 // wake-up descriptor (the epoll instance, or the eventfd of the io_uring),
-// signals, the translators' tick, the watch on the namespace file and the
-// watch on the target or spawned process. One thread means the flow tables
-// need no locks; the data plane batches its work per wake-up, so the control
-// loop's cost is one epoll_wait per batch, not per frame.
+// signals, the translators' tick (which also prints the --stats table), the
+// watch on the namespace file and the watch on the target or spawned process. One thread means the
+// flow tables need no locks; the data plane batches its work per wake-up, so the control loop's
+// cost is one epoll_wait per batch, not per frame.
 //
 // Exit rules (checked in this order of arrival):
 // - SIGTERM, SIGINT (SIGINT only when no command was spawned, since the
@@ -17,7 +17,10 @@
 //   a signal ended it);
 // - the target process (PID target) exits: exit 0;
 // - the namespace file (--netns) is deleted or moved away: exit 0, unless
-//   --no-netns-quit.
+//   --no-netns-quit;
+// - the tap device goes away (reads fail with EBADFD): exit 0 when it was
+//   given with -F (its owner ended the session, as pasta's one-off mode
+//   ends with its client), else exit 1.
 #include "event_loop.hpp"
 
 #include <sys/inotify.h>
@@ -30,6 +33,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -41,6 +45,7 @@
 #include "daemon/base/result.hpp"
 #include "daemon/data_plane.hpp"
 #include "daemon/pcap.hpp"
+#include "daemon/stats.hpp"
 
 namespace pastad {
 
@@ -70,12 +75,16 @@ public:
           fwd_(fwd),
           target_(target),
           tap_(std::move(tap)),
+          plan_ifname_(plan.ifname),
           pcap_(std::move(pcap)),
           io_backend_(IoBackend::create(requested_io_kind(cfg), tap_.get())),
           data_(cfg, plan, *io_backend_),
           wake_(io_, ::dup(io_backend_->wait_fd())),
           signals_(io_),
           tick_(io_) {
+        if (cfg.stats_delay > 0) {
+            stats_.emplace(std::chrono::seconds(cfg.stats_delay));
+        }
         if (pcap_) {
             io_backend_->set_capture(pcap_.get());
             log::daemon().info("capturing tap frames to {}", cfg.pcap_file);
@@ -136,8 +145,23 @@ private:
                 return;
             }
             io_backend_->process(data_);
+            if (io_backend_->tap_gone()) {
+                tap_gone();
+                return;
+            }
             watch_data_plane();
         });
+    }
+
+    // With -F the caller owns the tap, and removing it is how the caller
+    // ends the session; a tap pastad made vanishing under it is an error.
+    void tap_gone() {
+        if (cfg_.tap_fd >= 0) {
+            stop(0, "the tap device given with -F/--fd is gone");
+        } else {
+            log::daemon().error("the tap device {} disappeared", plan_ifname_);
+            stop(1, "exiting without a tap");
+        }
     }
 
     void watch_signals() {
@@ -235,14 +259,30 @@ private:
             }
             data_.on_tick(Clock::now());
             io_backend_->flush();
+            print_stats();
             schedule_tick();
         });
+    }
+
+    // --stats: checked every tick, so a row comes at most a tick late.
+    // Written to standard error directly, not logged: a table for a
+    // terminal (pastad runs in the foreground with --stats), not events.
+    void print_stats() {
+        if (!stats_) {
+            return;
+        }
+        const std::string rows = stats_->update(Clock::now(), data_.event_counts());
+        if (!rows.empty()) {
+            std::fputs(rows.c_str(), stderr);
+            std::fflush(stderr);
+        }
     }
 
     const Config& cfg_;
     Forwarding* fwd_;
     Target& target_;
     UniqueFd tap_;
+    std::string plan_ifname_;
     asio::io_context io_{1};
     std::unique_ptr<PcapWriter> pcap_;  // before the back end, which points to it
     std::unique_ptr<IoBackend> io_backend_;
@@ -250,6 +290,7 @@ private:
     asio::posix::stream_descriptor wake_;
     asio::signal_set signals_;
     asio::steady_timer tick_;
+    std::optional<StatsPrinter> stats_;
     std::optional<asio::posix::stream_descriptor> proc_;
     std::optional<asio::posix::stream_descriptor> inotify_;
     std::string netns_name_;

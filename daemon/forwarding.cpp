@@ -19,6 +19,8 @@
 //   gateway). For -u ports such datagrams go to the tap's UDP engine, and
 //   replies leave from the forwarded port.
 // -T connections always take the splice path to the host's loopback.
+// --splice-only (no tap): every client, loopback or not, takes the splice
+// path to the namespace's loopback; the namespace sees a loopback client.
 //
 // `auto`: every second the other side's /proc/net tables are read (files
 // opened once in the right namespace) and a port is bound while its target
@@ -461,7 +463,7 @@ private:
         const Listener* lp = &l;
         auto make = [this, lp](int) { return other_side_socket(*lp, SOCK_DGRAM); };
         splice::UdpRelay::ClientFilter filter;
-        if (!ns_side(l.spec)) {
+        if (!ns_side(l.spec) && !cfg_.splice_only) {
             // Loopback clients take the splice path; the others the tap's.
             filter = [](const sockaddr_storage& src) {
                 return is_loopback(splice::endpoint_of(src).first);
@@ -512,7 +514,7 @@ private:
 
     void dispatch(const Listener& l, UniqueFd c, const sockaddr_storage& src) {
         const auto [peer, peer_port] = splice::endpoint_of(src);
-        if (ns_side(l.spec) || (is_loopback(peer) && !cfg_.no_splice)) {
+        if (ns_side(l.spec) || cfg_.splice_only || (is_loopback(peer) && !cfg_.no_splice)) {
             auto out = other_side_socket(l, SOCK_STREAM);
             if (!out) {
                 log::splice().warn("no socket for a forwarded connection: {}",

@@ -43,21 +43,27 @@
 
 #include <fcntl.h>
 #include <liburing.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <system_error>
 #include <vector>
 
 #include "daemon/base/check.hpp"
 #include "daemon/base/log.hpp"
 #include "daemon/base/result.hpp"
+#include "daemon/vnet_header.hpp"
+#include "tap/checksum.hpp"
 
 namespace pastad {
 
@@ -66,12 +72,123 @@ namespace {
 constexpr std::size_t kTxSlots = 128;  // frames queued towards the tap at most
 constexpr std::size_t kRxBatch = 128;  // frames read from the tap per process() call
 constexpr int kEventBatch = 256;       // readiness events handled per process() call
+// Room in front of each frame for the tap's virtio-net header.
+constexpr std::size_t kHeadroom = 64;
+// Receive space for the frames of one batch: 16 of the largest size, many
+// more at usual MTUs. Frames are packed at 64-byte alignment.
+constexpr std::size_t kRxArenaSize = 16 * (IoBackend::kSlotSize + kHeadroom);
+constexpr std::size_t kRxAlign = 64;
 
-// A ring of transmit slots in one anonymous mapping.
+// Frames read from the tap during one process() call, kept one after another
+// until on_batch_end(), so that a translator may refer to their payload
+// until then (TCP gathers a connection's segments for one sendmsg()).
+class RxArena {
+public:
+    RxArena() {
+        void* p = ::mmap(nullptr, kRxArenaSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                         -1, 0);
+        if (p == MAP_FAILED) {
+            throw std::system_error(errno_code(), "mapping receive buffers");
+        }
+        base_ = static_cast<std::byte*>(p);
+    }
+    RxArena(const RxArena&) = delete;
+    RxArena& operator=(const RxArena&) = delete;
+    ~RxArena() { ::munmap(base_, kRxArenaSize); }
+
+    // Space for one frame of any size and its virtio-net header, or empty
+    // when the batch must end first (reset()).
+    std::span<std::byte> next() {
+        constexpr std::size_t kRoom = IoBackend::kSlotSize + kHeadroom;
+        if (used_ + kRoom > kRxArenaSize) {
+            return {};
+        }
+        return {base_ + used_, kRoom};
+    }
+    // The frame just read into next() is `len` bytes long and stays.
+    void keep(std::size_t len) { used_ += (len + kRxAlign - 1) / kRxAlign * kRxAlign; }
+    // Every frame was handed over and the batch ended: reuse the space.
+    void reset() { used_ = 0; }
+
+private:
+    std::byte* base_ = nullptr;
+    std::size_t used_ = 0;
+};
+
+// The length of the virtio-net header in front of every frame on `tap`, 0
+// for a tap without IFF_VNET_HDR (or a descriptor that is no tap at all).
+std::size_t vnet_header_len(int tap) {
+    if (tap < 0) {
+        return 0;
+    }
+    ifreq ifr{};
+    int len = 0;
+    if (::ioctl(tap, TUNGETIFF, &ifr) != 0 || !(ifr.ifr_flags & IFF_VNET_HDR) ||
+        ::ioctl(tap, TUNGETVNETHDRSZ, &len) != 0) {
+        return 0;
+    }
+    if (len < static_cast<int>(sizeof(VnetHeader)) || len > static_cast<int>(kHeadroom)) {
+        throw std::system_error(errno_code(EINVAL),
+                                "the tap's virtio-net header length is " + std::to_string(len));
+    }
+    return static_cast<std::size_t>(len);
+}
+
+// Takes the virtio-net header off a frame read from the tap. A checksum the
+// namespace's kernel left to us (the tap offers TUN_F_CSUM) is completed,
+// except TCP's when no capture runs: the TCP translator does not verify
+// checksums of frames from the tap, so nobody would read it.
+std::span<const std::byte> strip_vnet_header(std::span<std::byte> raw, std::size_t hdr,
+                                             bool keep_tcp_partial) {
+    if (hdr == 0) {
+        return raw;
+    }
+    if (raw.size() < hdr) {
+        return {};
+    }
+    VnetHeader vh{};
+    std::memcpy(&vh, raw.data(), sizeof(vh));
+    const auto frame = raw.subspan(hdr);
+    if (vh.flags & kVnetNeedsCsum) {
+        const bool tcp = vh.csum_offset == 16;  // th_sum's offset in the TCP header
+        if (!(tcp && keep_tcp_partial)) {
+            (void)tap::complete_checksum(frame, vh.csum_start, vh.csum_offset);
+        }
+    }
+    return frame;
+}
+
+// Reads one frame from the tap into `rx`, ending the batch first when the
+// arena is full. Returns the frame, or an empty span when none waits (`err`
+// then holds the read's errno, 0 at end of file).
+std::span<const std::byte> read_frame(int tap, std::size_t hdr, bool keep_tcp_partial, RxArena& rx,
+                                      IoHandler& h, int& err) {
+    err = 0;
+    auto buf = rx.next();
+    if (buf.empty()) {
+        h.on_batch_end();
+        rx.reset();
+        buf = rx.next();
+    }
+    const ssize_t n = ::read(tap, buf.data(), buf.size());
+    if (n <= 0) {
+        err = n < 0 ? errno : 0;
+        return {};
+    }
+    rx.keep(static_cast<std::size_t>(n));
+    return strip_vnet_header(buf.first(static_cast<std::size_t>(n)), hdr, keep_tcp_partial);
+}
+
+constexpr std::size_t kSlotStride = IoBackend::kSlotSize + kHeadroom;
+
+// A ring of transmit slots in one anonymous mapping. Each slot starts with
+// headroom; the `hdr` bytes in front of the frame are the tap's virtio-net
+// header, left zero: no offload asked, the frame's checksums are complete.
 class SlotRing {
 public:
-    SlotRing() {
-        void* p = ::mmap(nullptr, kTxSlots * IoBackend::kSlotSize, PROT_READ | PROT_WRITE,
+    explicit SlotRing(std::size_t hdr) : hdr_(hdr) {
+        PASTAD_CHECK(hdr <= kHeadroom);  // vnet_header_len() caps it
+        void* p = ::mmap(nullptr, kTxSlots * kSlotStride, PROT_READ | PROT_WRITE,
                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p == MAP_FAILED) {
             throw std::system_error(errno_code(), "mapping transmit buffers");
@@ -80,11 +197,11 @@ public:
     }
     SlotRing(const SlotRing&) = delete;
     SlotRing& operator=(const SlotRing&) = delete;
-    ~SlotRing() { ::munmap(base_, kTxSlots * IoBackend::kSlotSize); }
+    ~SlotRing() { ::munmap(base_, kTxSlots * kSlotStride); }
 
     std::size_t free_slots() const { return kTxSlots - used_; }
     std::span<std::byte> free_slot(std::size_t i) {
-        return {base_ + index(used_ + i) * IoBackend::kSlotSize, IoBackend::kSlotSize};
+        return {base_ + index(used_ + i) * kSlotStride + kHeadroom, IoBackend::kSlotSize};
     }
     void commit(std::size_t count, const std::size_t* lens) {
         PASTAD_CHECK(count <= free_slots());  // the producer asked free_slots() first
@@ -97,7 +214,12 @@ public:
     std::size_t used() const { return used_; }
     std::span<const std::byte> frame(std::size_t i) const {
         const std::size_t k = index(i);
-        return {base_ + k * IoBackend::kSlotSize, len_[k]};
+        return {base_ + k * kSlotStride + kHeadroom, len_[k]};
+    }
+    // The same frame as written to the tap: with its virtio-net header.
+    std::span<const std::byte> wire(std::size_t i) const {
+        const std::size_t k = index(i);
+        return {base_ + k * kSlotStride + kHeadroom - hdr_, len_[k] + hdr_};
     }
     // Releases the oldest committed frame.
     void pop() {
@@ -109,6 +231,7 @@ public:
 private:
     std::size_t index(std::size_t i) const { return (head_ + i) % kTxSlots; }
 
+    std::size_t hdr_;
     std::byte* base_ = nullptr;
     std::size_t head_ = 0;
     std::size_t used_ = 0;
@@ -125,13 +248,14 @@ constexpr int kTxRounds = 8;
 
 class EpollBackend final : public IoBackend {
 public:
-    explicit EpollBackend(int tap_fd) : tap_(tap_fd) {
+    explicit EpollBackend(int tap_fd) : tap_(tap_fd), hdr_(vnet_header_len(tap_fd)), ring_(hdr_) {
         ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
         if (!ep_) {
             throw std::system_error(errno_code(), "creating an epoll instance");
         }
-        rx_.resize(kSlotSize);
-        set_tap_events(EPOLLIN, EPOLL_CTL_ADD);
+        if (tap_ >= 0) {
+            set_tap_events(EPOLLIN, EPOLL_CTL_ADD);
+        }
         kick_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         epoll_event ev{};
         ev.events = EPOLLIN;
@@ -181,7 +305,9 @@ public:
                     flush();
                     h.on_tx_space();
                 }
-                if ((evs[i].events & EPOLLIN) && !read_tap(h)) {
+                // A tap whose device went away polls as EPOLLERR only;
+                // reading it is how that is found out.
+                if ((evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && !read_tap(h)) {
                     more = true;
                 }
             } else {
@@ -189,6 +315,7 @@ public:
             }
         }
         h.on_batch_end();
+        rx_.reset();
         // Writes here are synchronous, so slots free up at once: a producer
         // that found the ring full is resumed right away, a few times, and
         // then through the wake-up eventfd so timers and signals get a turn.
@@ -211,9 +338,17 @@ public:
     }
 
     void flush() override {
+        if (tap_ < 0 || tap_gone_) {
+            counters_.tx_dropped += ring_.used();
+            while (ring_.used() > 0) {
+                ring_.pop();
+            }
+            return;
+        }
         while (ring_.used() > 0) {
             const auto f = ring_.frame(0);
-            const ssize_t w = ::write(tap_, f.data(), f.size());
+            const auto wire = ring_.wire(0);
+            const ssize_t w = ::write(tap_, wire.data(), wire.size());
             if (w < 0 && errno == EAGAIN) {
                 if (!tx_blocked_) {
                     tx_blocked_ = true;
@@ -246,24 +381,28 @@ private:
     // Reads up to kRxBatch frames; false when the tap may hold more.
     bool read_tap(IoHandler& h) {
         for (std::size_t i = 0; i < kRxBatch; ++i) {
-            const ssize_t n = ::read(tap_, rx_.data(), rx_.size());
-            if (n <= 0) {
-                if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                    log::daemon().warn("reading the tap: {}", std::strerror(errno));
+            int err = 0;
+            const auto f = read_frame(tap_, hdr_, capture() == nullptr, rx_, h, err);
+            if (f.empty()) {
+                if (err != 0 && tap_read_failed(err)) {
+                    ::epoll_ctl(ep_.get(), EPOLL_CTL_DEL, tap_, nullptr);
+                } else if (err != 0 && err != EAGAIN && err != EINTR) {
+                    log::daemon().warn("reading the tap: {}", std::strerror(err));
                 }
                 return true;
             }
             ++counters_.rx_frames;
-            h.on_frame({rx_.data(), static_cast<std::size_t>(n)});
+            h.on_frame(f);
         }
         return false;
     }
 
     int tap_;
+    std::size_t hdr_;  // virtio-net header length, 0 without
     UniqueFd ep_;
     UniqueFd kick_;
     SlotRing ring_;
-    std::vector<std::byte> rx_;
+    RxArena rx_;
     bool tx_blocked_ = false;
 };
 
@@ -290,7 +429,8 @@ std::uint32_t idx_of(std::uint64_t ud) {
 
 class UringBackend final : public IoBackend {
 public:
-    explicit UringBackend(int tap_fd) : tap_(tap_fd) {
+    explicit UringBackend(int tap_fd)
+        : tap_(tap_fd), hdr_(vnet_header_len(tap_fd)), ring_tx_(hdr_) {
         io_uring_params p{};
         p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN;
         int rc = io_uring_queue_init_params(kRingEntries, &ring_, &p);
@@ -307,8 +447,9 @@ public:
         if (!efd_ || io_uring_register_eventfd(&ring_, efd_.get()) < 0) {
             throw std::system_error(errno_code(), "registering the io_uring eventfd");
         }
-        rx_.resize(kSlotSize);
-        arm_rx();
+        if (tap_ >= 0) {
+            arm_rx();
+        }
         submit();
     }
     ~UringBackend() override {
@@ -402,6 +543,7 @@ public:
             h.on_tx_space();
         }
         h.on_batch_end();
+        rx_.reset();
         flush();
         // Completions may have arrived while we worked; the eventfd only
         // counts new ones, so look again before sleeping.
@@ -417,10 +559,22 @@ public:
         // trip through the ring's task work before the slot is free, which
         // doubled the round-trip time of 1-byte exchanges. Bulk goes as one
         // linked chain, in flight one at a time, which keeps frames in order.
+        if (tap_ < 0 || tap_gone_) {
+            // No tap to write to; frames still in flight complete first.
+            if (in_flight_ == 0) {
+                counters_.tx_dropped += ring_tx_.used();
+                while (ring_tx_.used() > 0) {
+                    ring_tx_.pop();
+                }
+            }
+            submit();
+            return;
+        }
         if (in_flight_ == 0 && ring_tx_.used() > 0 && ring_tx_.used() <= kSyncTxFrames) {
             while (ring_tx_.used() > 0) {
                 const auto f = ring_tx_.frame(0);
-                if (::write(tap_, f.data(), f.size()) < 0) {
+                const auto wire = ring_tx_.wire(0);
+                if (::write(tap_, wire.data(), wire.size()) < 0) {
                     ++counters_.tx_dropped;
                 } else {
                     ++counters_.tx_frames;
@@ -433,7 +587,7 @@ public:
             const std::size_t n = ring_tx_.used();
             for (std::size_t i = 0; i < n; ++i) {
                 io_uring_sqe* sqe = get_sqe();
-                const auto f = ring_tx_.frame(i);
+                const auto f = ring_tx_.wire(i);
                 io_uring_prep_write(sqe, tap_, f.data(), static_cast<unsigned>(f.size()), 0);
                 io_uring_sqe_set_data64(sqe, pack(Op::Tx, 0, static_cast<std::uint32_t>(i)));
                 if (i + 1 < n) {
@@ -520,15 +674,19 @@ private:
             }
         }
         for (std::size_t i = 0; i < kRxBatch; ++i) {
-            const ssize_t n = ::read(tap_, rx_.data(), rx_.size());
-            if (n <= 0) {
-                if (n < 0 && errno != EAGAIN && errno != EINTR) {
-                    log::daemon().warn("reading the tap: {}", std::strerror(errno));
+            int err = 0;
+            const auto f = read_frame(tap_, hdr_, capture() == nullptr, rx_, h, err);
+            if (f.empty()) {
+                if (err != 0 && tap_read_failed(err)) {
+                    return;  // not polled again
+                }
+                if (err != 0 && err != EAGAIN && err != EINTR) {
+                    log::daemon().warn("reading the tap: {}", std::strerror(err));
                 }
                 break;
             }
             ++counters_.rx_frames;
-            h.on_frame({rx_.data(), static_cast<std::size_t>(n)});
+            h.on_frame(f);
         }
         arm_rx();
     }
@@ -540,11 +698,12 @@ private:
     }
 
     int tap_;
+    std::size_t hdr_;  // virtio-net header length, 0 without
     io_uring ring_{};
     bool ring_ok_ = false;
     UniqueFd efd_;
     SlotRing ring_tx_;
-    std::vector<std::byte> rx_;
+    RxArena rx_;
     std::vector<Watch> watches_;
     std::vector<int> rearm_;
     std::size_t in_flight_ = 0;

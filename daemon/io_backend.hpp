@@ -8,6 +8,7 @@
 // everything ready without blocking and flushes queued frames to the tap.
 #pragma once
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -24,8 +25,9 @@ namespace pastad {
 class IoHandler {
 public:
     virtual ~IoHandler() = default;
-    // One frame the namespace wrote to the tap; the bytes are valid only
-    // during the call.
+    // One frame the namespace wrote to the tap. The bytes stay valid and
+    // unchanged until the next on_batch_end() returns; a back end that runs
+    // out of receive space mid-batch calls on_batch_end() first.
     virtual void on_frame(std::span<const std::byte> frame) = 0;
     // A watched socket is ready: level-triggered, as with epoll's default.
     virtual void on_socket(std::uint64_t token, std::uint32_t epoll_events) = 0;
@@ -48,7 +50,8 @@ public:
     static constexpr std::size_t kSlotSize = 65536;
 
     // Creates the back end. `kind` unset: io_uring when the kernel allows it,
-    // else epoll with a log line saying why. Takes no ownership of `tap_fd`.
+    // else epoll with a log line saying why. Takes no ownership of `tap_fd`;
+    // -1 means no tap (--splice-only): frames queued for it are dropped.
     static std::unique_ptr<IoBackend> create(std::optional<IoKind> kind, int tap_fd);
 
     virtual IoKind kind() const = 0;
@@ -72,6 +75,10 @@ public:
     void set_capture(PcapWriter* w) { capture_ = w; }
     PcapWriter* capture() const { return capture_; }
 
+    // True once a read found the tap device gone (deleted, or its namespace
+    // destroyed): the back end stopped reading it; the loop should end.
+    bool tap_gone() const { return tap_gone_; }
+
 protected:
     // Called by the back ends for each frame written to the tap.
     void record_tx(std::span<const std::byte> frame) {
@@ -80,8 +87,20 @@ protected:
         }
     }
 
+    // Sorts a failed read of the tap: a detached tun file answers EBADFD
+    // (tun_chr_read_iter() in drivers/net/tun.c) and polls as EPOLLERR
+    // for ever, so it is recorded rather than retried. Returns whether the
+    // tap is gone.
+    bool tap_read_failed(int err) {
+        if (err == EBADFD) {
+            tap_gone_ = true;
+        }
+        return tap_gone_;
+    }
+
     Counters counters_;
     PcapWriter* capture_ = nullptr;
+    bool tap_gone_ = false;
 };
 
 }  // namespace pastad

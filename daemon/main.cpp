@@ -9,6 +9,7 @@
 // our output until end-of-file is not held up.
 #include <fcntl.h>
 #include <grp.h>
+#include <net/if.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -20,6 +21,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <system_error>
+#include <utility>
 
 #include "daemon/base/log.hpp"
 #include "daemon/config.hpp"
@@ -34,11 +36,35 @@ namespace pastad {
 namespace {
 
 // Descriptors the caller leaked to us would otherwise live as long as the
-// daemon, e.g. directories of a container's root file system.
-void close_inherited_fds() {
-    if (::syscall(SYS_close_range, 3U, ~0U, 0U) != 0) {
-        for (int fd = 3; fd < 1024; ++fd) {
-            ::close(fd);
+// daemon, e.g. directories of a container's root file system. `keep` (the
+// tap of -F, or -1) is the one handed over on purpose.
+void close_inherited_fds(int keep) {
+    const auto close_from = [](unsigned first, unsigned last) {
+        if (first > last) {
+            return;
+        }
+        if (::syscall(SYS_close_range, first, last, 0U) != 0) {
+            for (unsigned fd = first; fd <= last && fd < 1024; ++fd) {
+                ::close(static_cast<int>(fd));
+            }
+        }
+    };
+    if (keep < 3) {
+        close_from(3, ~0U);
+        return;
+    }
+    close_from(3, static_cast<unsigned>(keep) - 1);
+    close_from(static_cast<unsigned>(keep) + 1, ~0U);
+}
+
+// --outbound-if4/6 name host interfaces that must exist now: a typo would
+// otherwise only show as refused flows.
+void check_outbound_ifs(const Config& cfg) {
+    for (const auto& [name, option] :
+         {std::pair{&cfg.outbound_if4, "--outbound-if4"}, {&cfg.outbound_if6, "--outbound-if6"}}) {
+        if (!name->empty() && ::if_nametoindex(name->c_str()) == 0) {
+            throw std::invalid_argument(std::string(option) + " " + *name +
+                                        ": the host has no such interface");
         }
     }
 }
@@ -122,8 +148,17 @@ std::string spawned_resolv_conf(const Config& cfg, const NetPlan& plan) {
 int run(const Config& cfg, const FwdSpecs& specs) {
     // Reads of the host happen before joining any user namespace.
     NetPlan plan = plan_network(cfg);
-    for (const auto& line : describe(plan)) {
-        log::netlink().info("{}", line);
+    check_outbound_ifs(cfg);
+    UniqueFd tap;
+    if (cfg.tap_fd >= 0) {
+        tap = adopt_tap(cfg.tap_fd, plan.ifname);
+    }
+    if (cfg.splice_only) {
+        log::netlink().info("no tap (--splice-only): port forwards over loopback only");
+    } else {
+        for (const auto& line : describe(plan)) {
+            log::netlink().info("{}", line);
+        }
     }
     Target target = open_target(cfg);
     // Set-up from here on (binding forwards included) takes long enough for
@@ -137,9 +172,10 @@ int run(const Config& cfg, const FwdSpecs& specs) {
     }
     ::pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-    UniqueFd tap;
     run_in_netns(target.netns.get(), [&] {
-        tap = open_tap(plan.ifname);
+        if (!tap && !cfg.splice_only) {
+            tap = open_tap(plan.ifname);
+        }
         apply_network(cfg, plan);
     });
     // Bound before readiness: the caller may connect as soon as we report it.
@@ -165,7 +201,6 @@ int run(const Config& cfg, const FwdSpecs& specs) {
 
 int main(int argc, char* argv[]) {
     using namespace pastad;
-    close_inherited_fds();
     ::signal(SIGPIPE, SIG_IGN);
     ::umask(022);
 
@@ -185,11 +220,17 @@ int main(int argc, char* argv[]) {
         std::fflush(stdout);
         return 0;
     }
+    if (parsed.action == Action::PrintCapabilities) {
+        std::fputs(capabilities_text().c_str(), stdout);
+        std::fflush(stdout);
+        return 0;
+    }
 
     const Config& cfg = parsed.config;
+    close_inherited_fds(cfg.tap_fd);
     log::configure(log_settings(cfg, false));
-    for (const auto& opt : parsed.unsupported) {
-        log::daemon().warn("option --{} is not supported yet and has no effect", opt);
+    for (const auto& warning : parsed.warnings) {
+        log::daemon().warn("{}", warning);
     }
     if (cfg.target == TargetKind::Spawn) {
         // The terminal's ^C belongs to the command; pastad ends with it.

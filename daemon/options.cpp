@@ -45,7 +45,6 @@ enum class Group {
     Protocol,
     Ports,
     Own,
-    Unsupported,
 };
 
 // getopt_long returns the short letter for options that have one, and one of
@@ -70,7 +69,9 @@ enum LongOnly : int {
     kMapGuestAddr,
     kDnsForward,
     kDnsHost,
+    kDhcpDns,
     kNoDhcpDns,
+    kDhcpSearch,
     kNoDhcpSearch,
     kNoTcp,
     kNoUdp,
@@ -85,8 +86,6 @@ enum LongOnly : int {
     kIoBackend,
     kStats,
     kFqdn,
-    kDhcpDns,
-    kDhcpSearch,
     kSpliceOnly,
     kChrootFallback,
     kPrintCapabilities,
@@ -112,8 +111,16 @@ constexpr OptionSpec kOptions[] = {
     {"pid", 'P', "FILE", Group::Process, "write the daemon's PID to FILE once ready"},
     {"pcap", 'p', "FILE", Group::Process, "capture namespace-side frames to FILE (pcap)"},
     {"runas", kRunas, "UID[:GID]|USER[:GROUP]", Group::Process, "run as this user and group"},
+    {"stats", kStats, "DELAY", Group::Process, "with -f: event statistics every DELAY seconds"},
+    {"stderr", 'e', nullptr, Group::Process, "deprecated, no effect"},
+    {"chroot-fallback", kChrootFallback, nullptr, Group::Process,
+     "accepted; pastad never pivot_root()s (no effect)"},
+    {"conf-path", 'c', "PATH", Group::Process, "refused: pesto control socket not implemented"},
     {"help", 'h', nullptr, Group::Process, "print this help and exit"},
     {"version", kVersion, nullptr, Group::Process, "print the version and exit"},
+    {"print-capabilities", kPrintCapabilities, nullptr, Group::Process,
+     "print vhost-user back-end capabilities (JSON) and exit"},
+    {"repair-path", kRepairPath, "none", Group::Process, "vhost-user only; 'none' accepted"},
 
     {"netns", kNetns, "PATH|NAME", Group::Target, "join the netns at PATH or /run/netns/NAME"},
     {"userns", kUserns, "PATH", Group::Target, "join the user namespace at PATH"},
@@ -122,13 +129,14 @@ constexpr OptionSpec kOptions[] = {
      "keep running when the namespace goes away"},
     {"config-net", kConfigNet, nullptr, Group::Target,
      "set up the tap's link, addresses and routes"},
+    {"fd", 'F', "FD", Group::Target, "use FD, an open tap device, instead of creating one"},
 
     {"ns-ifname", 'I', "NAME", Group::Interface, "name of the tap (default: template's name)"},
     {"interface", 'i', "NAME", Group::Interface, "host template interface for both families"},
     {"outbound-if4", kOutboundIf4, "NAME", Group::Interface,
-     "IPv4 template and outbound interface"},
+     "bind IPv4 outbound sockets to NAME; IPv4 template"},
     {"outbound-if6", kOutboundIf6, "NAME", Group::Interface,
-     "IPv6 template and outbound interface"},
+     "bind IPv6 outbound sockets to NAME; IPv6 template"},
     {"mtu", 'm', "MTU", Group::Interface, "MTU 68..65520, 0: leave alone (default 65520)"},
     {"address", 'a', "ADDR[/LEN]", Group::Interface, "namespace address, once per family"},
     {"netmask", 'n', "MASK", Group::Interface, "IPv4 netmask, dotted or prefix length"},
@@ -153,8 +161,12 @@ constexpr OptionSpec kOptions[] = {
     {"dns-forward", kDnsForward, "ADDR", Group::Dns, "send DNS for ADDR to the host's resolver"},
     {"dns-host", kDnsHost, "ADDR", Group::Dns, "host resolver for --dns-forward"},
     {"search", 'S', "LIST|none", Group::Dns, "DNS search domains, space-separated"},
-    {"no-dhcp-dns", kNoDhcpDns, nullptr, Group::Dns, "announce no nameservers (DHCP, DHCPv6, NDP)"},
-    {"no-dhcp-search", kNoDhcpSearch, nullptr, Group::Dns, "announce no search list"},
+    {"dhcp-dns", kDhcpDns, nullptr, Group::Dns, "announce nameservers (DHCP, DHCPv6, NDP)"},
+    {"no-dhcp-dns", kNoDhcpDns, nullptr, Group::Dns, "announce no nameservers (the default)"},
+    {"dhcp-search", kDhcpSearch, nullptr, Group::Dns, "announce the search list"},
+    {"no-dhcp-search", kNoDhcpSearch, nullptr, Group::Dns, "announce no search list (the default)"},
+    {"hostname", 'H', "NAME", Group::Dns, "host name to send over DHCP (option 12)"},
+    {"fqdn", kFqdn, "NAME", Group::Dns, "FQDN to send over DHCP (81) and DHCPv6 (39)"},
 
     {"no-tcp", kNoTcp, nullptr, Group::Protocol, "disable TCP"},
     {"no-udp", kNoUdp, nullptr, Group::Protocol, "disable UDP"},
@@ -164,6 +176,8 @@ constexpr OptionSpec kOptions[] = {
     {"no-dhcpv6", kNoDhcpv6, nullptr, Group::Protocol, "disable the DHCPv6 server"},
     {"no-ra", kNoRa, nullptr, Group::Protocol, "disable router advertisements"},
     {"no-splice", kNoSplice, nullptr, Group::Protocol, "disable the loopback bypass"},
+    {"splice-only", kSpliceOnly, nullptr, Group::Protocol,
+     "no tap: only forward ports over the loopback bypass"},
 
     {"tcp-ports", 't', "SPEC", Group::Ports, "forward host TCP ports into the namespace"},
     {"udp-ports", 'u', "SPEC", Group::Ports, "forward host UDP ports into the namespace"},
@@ -175,21 +189,6 @@ constexpr OptionSpec kOptions[] = {
 
     {"io-backend", kIoBackend, "uring|epoll", Group::Own, "data plane back end (default: uring)"},
 
-    {"stderr", 'e', nullptr, Group::Unsupported, "deprecated, no effect"},
-    {"stats", kStats, "DELAY", Group::Unsupported, "print event statistics every DELAY seconds"},
-    {"conf-path", 'c', "PATH", Group::Unsupported, "control socket for pesto"},
-    {"fd", 'F', "FD", Group::Unsupported, "use FD as the connected tap socket"},
-    {"hostname", 'H', "NAME", Group::Unsupported, "host name sent in DHCP"},
-    {"fqdn", kFqdn, "NAME", Group::Unsupported, "FQDN sent in DHCP and DHCPv6"},
-    {"dhcp-dns", kDhcpDns, nullptr, Group::Unsupported, "announce nameservers (DHCP, DHCPv6, NDP)"},
-    {"dhcp-search", kDhcpSearch, nullptr, Group::Unsupported, "announce the search list"},
-    {"splice-only", kSpliceOnly, nullptr, Group::Unsupported,
-     "no tap; forward loopback traffic only"},
-    {"chroot-fallback", kChrootFallback, nullptr, Group::Unsupported,
-     "chroot() if pivot_root() fails"},
-    {"print-capabilities", kPrintCapabilities, nullptr, Group::Unsupported,
-     "vhost-user capabilities"},
-    {"repair-path", kRepairPath, "none", Group::Unsupported, "passt-repair socket (only 'none')"},
 };
 // clang-format on
 
@@ -202,9 +201,8 @@ constexpr const char* kGroupTitles[] = {
     "Protocols and services",
     "Port forwarding",
     "Options of pastad's own",
-    "Accepted, not supported yet",
 };
-static_assert(std::size(kGroupTitles) == static_cast<std::size_t>(Group::Unsupported) + 1,
+static_assert(std::size(kGroupTitles) == static_cast<std::size_t>(Group::Own) + 1,
               "one title per group");
 
 // Pasta's limits: an IPv4 link needs 68 (RFC 791); a frame on the tap is at
@@ -214,6 +212,8 @@ constexpr unsigned long kMinMtu = 68;
 constexpr unsigned long kMaxMtu = 65520;
 constexpr std::size_t kMaxIfname = 15;  // IFNAMSIZ - 1
 constexpr std::size_t kMaxDomain = 253;
+// --stats: a day between rows is plenty, and keeps the value an int.
+constexpr unsigned long long kMaxStatsDelay = 86400;
 constexpr const char* kNetnsRunDir = "/run/netns";
 
 const OptionSpec& spec_of(int val) {
@@ -362,6 +362,29 @@ void check_ifname(const OptionSpec& s, std::string_view name) {
 void check_path(const OptionSpec& s, std::string_view path) {
     if (path.empty() || path.size() >= PATH_MAX) {
         fail_value(s, "path", path, "must be 1..4095 characters");
+    }
+}
+
+// --fqdn NAME travels in DNS wire format (RFC 1035 section 3.1), so unlike
+// pasta, which would send a mangled name, pastad refuses names that format
+// cannot carry. Empty sends none; one trailing dot is allowed.
+void check_fqdn(const OptionSpec& s, std::string_view name) {
+    if (name.size() > kMaxDomain) {
+        fail_value(s, "domain name", name, "longer than 253 characters");
+    }
+    std::string_view rest = name;
+    if (!rest.empty() && rest.back() == '.') {
+        rest.remove_suffix(1);
+    }
+    while (!name.empty()) {
+        const std::size_t dot = std::min(rest.find('.'), rest.size());
+        if (dot == 0 || dot > 63) {
+            fail_value(s, "domain name", name, "each label must be 1..63 characters");
+        }
+        if (dot == rest.size()) {
+            break;
+        }
+        rest.remove_prefix(dot + 1);
     }
 }
 
@@ -525,8 +548,8 @@ private:
     void apply_protocol(const OptionSpec& s);
     void apply_ports(const OptionSpec& s, std::string_view arg);
     void apply_own(const OptionSpec& s, std::string_view arg);
-    void apply_unsupported(const OptionSpec& s, std::string_view arg);
     void set_target(int argc, char* const argv[], int first_operand);
+    void finish_splice_only();
 
     ParsedCommandLine& out_;
     Config& c_;
@@ -537,6 +560,10 @@ private:
     bool prefix_from_netmask_ = false;
     bool copy_routes_opt_ = false;
     bool copy_addrs_opt_ = false;
+    bool stats_opt_ = false;
+    bool interface_given_ = false;  // -i: --outbound-if4/6 then leave the templates
+    bool ns_ifname_given_ = false;
+    bool ns_mac_given_ = false;
 };
 
 void Parser::apply(int val, const char* optarg_or_null) {
@@ -566,9 +593,6 @@ void Parser::apply(int val, const char* optarg_or_null) {
             return;
         case Group::Own:
             apply_own(s, arg);
-            return;
-        case Group::Unsupported:
-            apply_unsupported(s, arg);
             return;
     }
 }
@@ -616,12 +640,51 @@ void Parser::apply_process(const OptionSpec& s, std::string_view arg) {
         case kRunas:
             parse_runas(s, arg, c_);
             return;
+        case kStats: {
+            const auto delay = parse_number(arg, 0);
+            if (!delay || *delay > kMaxStatsDelay) {
+                fail_value(s, "delay", arg, "must be a number of seconds, 0..86400");
+            }
+            c_.stats_delay = static_cast<unsigned>(*delay);
+            stats_opt_ = true;
+            return;
+        }
         case 'h':
             out_.action = Action::Help;
             return;
         case kVersion:
             out_.action = Action::Version;
             return;
+        case kPrintCapabilities:
+            // pasta prints its vhost-user capabilities and exits in every mode.
+            out_.action = Action::PrintCapabilities;
+            return;
+        case kRepairPath:
+            // No passt-repair socket exists outside vhost-user mode; pasta
+            // takes "none", which asks for none, and refuses a path.
+            if (arg != "none") {
+                fail("--repair-path is for vhost-user mode only: '" + std::string(arg) +
+                     "' given; only 'none' is accepted");
+            }
+            return;
+        case 'e':
+            out_.warnings.emplace_back("-e/--stderr is deprecated and has no effect");
+            return;
+        case kChrootFallback:
+            // pasta falls back to chroot() when pivot_root() to an empty
+            // root fails; pastad keeps the root it was started with, so
+            // there is nothing to fall back from.
+            return;
+        case 'c':
+            // Limitation: the pesto configuration protocol (pasta's -c) is
+            // not implemented. It exists only as pasta's own C structures
+            // (version 2, experimental), with no specification to build a
+            // compatible server from, so the option is refused rather than
+            // serving a protocol of pastad's own invention.
+            check_path(s, arg);
+            fail(
+                "-c/--conf-path is not supported: pastad does not implement pasta's pesto "
+                "configuration socket");
     }
 }
 
@@ -653,6 +716,15 @@ void Parser::apply_target(const OptionSpec& s, std::string_view arg) {
         case kConfigNet:
             c_.config_net = true;
             return;
+        case 'F': {
+            // Standard input, output and error cannot be the tap.
+            const auto fd = parse_number(arg, 0);
+            if (!fd || *fd <= 2 || *fd > INT_MAX) {
+                fail_value(s, "file descriptor", arg, "must be a number above 2");
+            }
+            c_.tap_fd = static_cast<int>(*fd);
+            return;
+        }
     }
 }
 
@@ -661,20 +733,29 @@ void Parser::apply_interface(const OptionSpec& s, std::string_view arg) {
         case 'I':
             check_ifname(s, arg);
             c_.ns_ifname = arg;
+            ns_ifname_given_ = true;
             return;
         case 'i':
             // Limitation: the name is checked for form only; whether the host has
             // such an interface is found when the template is read over netlink.
             check_ifname(s, arg);
             c_.template_if4 = c_.template_if6 = arg;
+            interface_given_ = true;
             return;
         case kOutboundIf4:
+            // Also the template, unless -i names one, wherever it stands.
             check_ifname(s, arg);
-            c_.template_if4 = arg;
+            c_.outbound_if4 = arg;
+            if (!interface_given_) {
+                c_.template_if4 = arg;
+            }
             return;
         case kOutboundIf6:
             check_ifname(s, arg);
-            c_.template_if6 = arg;
+            c_.outbound_if6 = arg;
+            if (!interface_given_) {
+                c_.template_if6 = arg;
+            }
             return;
         case 'm': {
             const auto mtu = parse_number(arg, 0);
@@ -689,6 +770,7 @@ void Parser::apply_interface(const OptionSpec& s, std::string_view arg) {
             return;
         case kNsMacAddr:
             c_.ns_mac = parse_mac(s, arg);
+            ns_mac_given_ = true;
             return;
         case '4':
             ipv4_only_ = true;
@@ -825,11 +907,26 @@ void Parser::apply_dns(const OptionSpec& s, std::string_view arg) {
             }
             apply_search(s, arg);
             return;
+        // pasta refuses the --no- forms in its namespace mode, where they
+        // are the default; pastad accepts them as that default, stated.
+        case kDhcpDns:
         case kNoDhcpDns:
-            c_.no_dhcp_dns = true;
+            c_.dhcp_dns = s.val == kDhcpDns;
             return;
+        case kDhcpSearch:
         case kNoDhcpSearch:
-            c_.no_dhcp_search = true;
+            c_.dhcp_search = s.val == kDhcpSearch;
+            return;
+        case 'H':
+            // An empty name sends none, as in pasta.
+            if (arg.size() > kMaxDomain) {
+                fail_value(s, "host name", arg, "longer than 253 characters");
+            }
+            c_.hostname = arg;
+            return;
+        case kFqdn:
+            check_fqdn(s, arg);
+            c_.fqdn = arg;
             return;
     }
 }
@@ -884,6 +981,9 @@ void Parser::apply_protocol(const OptionSpec& s) {
         case kNoSplice:
             c_.no_splice = true;
             return;
+        case kSpliceOnly:
+            c_.splice_only = true;
+            return;
     }
 }
 
@@ -924,48 +1024,6 @@ void Parser::apply_own(const OptionSpec& s, std::string_view arg) {
     }
 }
 
-// Options pasta accepts in its own mode that pastad does not implement yet:
-// their arguments are checked as pasta checks them, then they are listed.
-void Parser::apply_unsupported(const OptionSpec& s, std::string_view arg) {
-    switch (s.val) {
-        case kStats:
-            if (!parse_number(arg, 0)) {
-                fail_value(s, "delay", arg, "must be a number of seconds");
-            }
-            break;
-        case 'F': {
-            // Standard input, output and error cannot be the tap socket.
-            const auto fd = parse_number(arg, 0);
-            if (!fd || *fd <= 2 || *fd > INT_MAX) {
-                fail_value(s, "file descriptor", arg, "must be a number above 2");
-            }
-            break;
-        }
-        case 'c':
-            check_path(s, arg);
-            break;
-        case 'H':
-        case kFqdn:
-            if (arg.empty() || arg.size() > kMaxDomain) {
-                fail_value(s, "name", arg, "must be 1..253 characters");
-            }
-            break;
-        case kRepairPath:
-            if (arg != "none") {
-                fail_value(s, "path", arg, "only 'none' is accepted outside vhost-user mode");
-            }
-            break;
-        default:
-            break;
-    }
-    for (const auto& name : out_.unsupported) {
-        if (name == s.name) {
-            return;
-        }
-    }
-    out_.unsupported.emplace_back(s.name);
-}
-
 void Parser::set_target(int argc, char* const argv[], int first_operand) {
     if (!c_.netns_path.empty()) {
         if (first_operand < argc) {
@@ -999,6 +1057,40 @@ void Parser::set_target(int argc, char* const argv[], int first_operand) {
     c_.target_pid = static_cast<pid_t>(*pid);
 }
 
+// --splice-only: as in pasta, what needs the tap is refused, and what the
+// missing tap makes moot is implied.
+void Parser::finish_splice_only() {
+    const auto refuse = [](const char* option) {
+        fail(std::string(option) + " needs the tap that --splice-only leaves out");
+    };
+    if (ns_ifname_given_) {
+        refuse("-I/--ns-ifname");
+    }
+    if (ns_mac_given_) {
+        refuse("--ns-mac-addr");
+    }
+    if (c_.config_net) {
+        refuse("--config-net");
+    }
+    if (!c_.outbound_if4.empty()) {
+        refuse("--outbound-if4");
+    }
+    if (!c_.outbound_if6.empty()) {
+        refuse("--outbound-if6");
+    }
+    if (c_.tap_fd >= 0) {
+        refuse("-F/--fd");
+    }
+    if (c_.no_splice) {
+        fail("--splice-only and --no-splice exclude each other");
+    }
+    // Every forwarded connection reaches the namespace's loopback, and
+    // nothing could carry ICMP or router advertisements.
+    c_.host_lo_to_ns_lo = true;
+    c_.no_icmp = true;
+    c_.no_ra = true;
+}
+
 void Parser::finish(int argc, char* const argv[], int first_operand) {
     if (ipv4_only_ && ipv6_only_) {
         fail("-4/--ipv4-only and -6/--ipv6-only exclude each other");
@@ -1011,8 +1103,19 @@ void Parser::finish(int argc, char* const argv[], int first_operand) {
     if (!c_.config_net && copy_addrs_opt_) {
         fail("--no-copy-addrs needs --config-net");
     }
+    // As in pasta, which also refuses --stats 0 without -f; pasta wants -f
+    // before --stats, pastad anywhere.
+    if (stats_opt_ && !c_.foreground) {
+        fail("--stats needs -f/--foreground: the table goes to standard error");
+    }
     if (c_.host_lo_to_ns_lo && c_.no_splice) {
         fail("--host-lo-to-ns-lo needs the loopback bypass that --no-splice disables");
+    }
+    if (c_.tap_fd >= 0 && ns_ifname_given_) {
+        fail("-I/--ns-ifname names a tap pastad creates; with -F/--fd the tap exists already");
+    }
+    if (c_.splice_only) {
+        finish_splice_only();
     }
     set_target(argc, argv, first_operand);
 }
@@ -1093,6 +1196,13 @@ std::string version_text() {
            "A pasta-compatible network translator for network namespaces.\n" +
            "Licence: GPL-2.0-or-later (GNU General Public License, version 2 or later).\n" +
            "pastad comes with no warranty, as far as the law allows.\n";
+}
+
+std::string capabilities_text() {
+    // What pasta prints: a network back end. Written to standard output as
+    // the vhost-user back-end conventions ask, where pasta uses its log
+    // (standard error).
+    return "{\n  \"type\": \"net\"\n}\n";
 }
 
 }  // namespace pastad

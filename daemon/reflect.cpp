@@ -191,8 +191,12 @@ void apply_network(const Config& cfg, const NetPlan& plan) {
 
     const int lo = nl.link_index("lo").value_or_throw("finding lo in the namespace");
     tolerate_exists(nl.set_link_up(lo), "bringing lo up");
+    if (cfg.splice_only) {
+        return;
+    }
 
-    const int tap = nl.link_index(plan.ifname).value_or_throw("finding the tap in the namespace");
+    const std::string finding = "finding the tap " + plan.ifname + " in the namespace";
+    const int tap = nl.link_index(plan.ifname).value_or_throw(finding.c_str());
     if (plan.ns_mac) {
         tolerate_exists(nl.set_mac(tap, *plan.ns_mac), "setting the tap's MAC address");
     }

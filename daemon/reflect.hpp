@@ -45,7 +45,8 @@ NetPlan make_plan(const Config& cfg, const std::optional<netlink::Template4>& t4
 
 // Writes the plan into the namespace of the calling thread: tap MAC, MTU and
 // link state always (and `lo` up); addresses and routes only with
-// cfg.config_net. Throws std::system_error naming the failed step.
+// cfg.config_net; with cfg.splice_only only `lo` up. Throws
+// std::system_error naming the failed step.
 void apply_network(const Config& cfg, const NetPlan& plan);
 
 // One line per family describing what was reflected, for the log.

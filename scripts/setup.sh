@@ -37,9 +37,10 @@ test)
     build build-asan -DPASTAD_SANITIZE=address,undefined -DPASTAD_WERROR=ON
     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
         ctest --test-dir build-asan -j1 --output-on-failure
-    echo "== fuzzing the frame parsers (bounded)"
-    CC=clang CXX=clang++ TARGETS="frame_fuzz frame_fuzz_seed" build build-fuzz -DPASTAD_BUILD_FUZZ=ON
-    ctest --test-dir build-fuzz -R frame_fuzz --output-on-failure
+    echo "== fuzzing the frame, DHCP and resolv.conf parsers (bounded)"
+    CC=clang CXX=clang++ TARGETS="frame_fuzz frame_fuzz_seed resolv_fuzz" build build-fuzz \
+        -DPASTAD_BUILD_FUZZ=ON
+    ctest --test-dir build-fuzz -R 'frame_fuzz|resolv_fuzz' --output-on-failure
     ;;
 *)
     echo "usage: scripts/setup.sh demo|test" >&2

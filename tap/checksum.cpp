@@ -105,4 +105,21 @@ std::uint16_t l4_checksum(const InAny& src, const InAny& dst, std::uint8_t proto
     return csum_fold(csum_add(segment, s));
 }
 
+bool complete_checksum(std::span<std::byte> frame, std::size_t start, std::size_t offset) {
+    if (start > frame.size() || offset > frame.size() - start ||
+        frame.size() - start - offset < 2) {
+        return false;
+    }
+    std::byte* field = frame.data() + start + offset;
+    std::uint16_t sum = csum_fold(csum_add(frame.subspan(start)));
+    // A computed zero is sent as all ones: the same value in one's
+    // complement, and UDP reserves zero for "no checksum" (RFC 768).
+    if (sum == 0) {
+        sum = 0xffff;
+    }
+    field[0] = static_cast<std::byte>(sum >> 8);
+    field[1] = static_cast<std::byte>(sum & 0xff);
+    return true;
+}
+
 }  // namespace pastad::tap

@@ -27,4 +27,10 @@ std::uint32_t pseudo_sum6(const Ip6& src, const Ip6& dst, std::uint8_t proto, st
 std::uint16_t l4_checksum(const InAny& src, const InAny& dst, std::uint8_t proto,
                           std::span<const std::byte> segment);
 
+// Completes a checksum its sender left partial (a kernel's CHECKSUM_PARTIAL,
+// virtio-net's NEEDS_CSUM): the 16-bit field at `start + offset` holds the
+// pseudo-header sum, and the checksum covers `frame` from `start` to its end.
+// Returns false, leaving `frame` alone, when the field lies outside it.
+bool complete_checksum(std::span<std::byte> frame, std::size_t start, std::size_t offset);
+
 }  // namespace pastad::tap

@@ -9,8 +9,15 @@
 // DHCPACK carrying only configuration (RFC 2131 sections 3.1, 3.4). The
 // address offered is always the namespace's (the host's own address, so no
 // NAT is needed), with an infinite lease. Options: subnet mask (1), router
-// (3), DNS servers (6), MTU (26), lease (51), server identifier (54) and
-// domain search list (119, RFC 3397), longer options split as RFC 3396 says.
+// (3), DNS servers (6), host name (12), MTU (26), lease (51), server
+// identifier (54), client FQDN (81, RFC 4702) and domain search list (119,
+// RFC 3397), longer options split as RFC 3396 says. Every option configured
+// is sent, whether or not the client's parameter request list names it, as
+// pasta does; an option left empty in the configuration is left out.
+//
+// Client FQDN: pastad updates no DNS records, it only tells the client its
+// name. The flags carry E (canonical wire format, RFC 4702 section 2.1)
+// and nothing else, both RCODEs are 255 (section 2.2), as pasta sends them.
 //
 // What not. No relay agents (giaddr), no address pool, no lease database,
 // no DHCPDECLINE or DHCPRELEASE handling (there is nothing to free), no
@@ -25,7 +32,7 @@
 // each option's length is checked against the bytes that are there.
 //
 // References. RFC 2131 (DHCP), RFC 2132 (options), RFC 3396 (long
-// options), RFC 3397 (domain search).
+// options), RFC 3397 (domain search), RFC 4702 (client FQDN).
 #include "tap/dhcp.hpp"
 
 #include <algorithm>
@@ -46,11 +53,13 @@ enum : std::uint8_t {
     kOptMask = 1,
     kOptRouter = 3,
     kOptDns = 6,
+    kOptHostname = 12,
     kOptMtu = 26,
     kOptRequestedIp = 50,
     kOptLease = 51,
     kOptMsgType = 53,
     kOptServerId = 54,
+    kOptClientFqdn = 81,
     kOptSearch = 119,
     kOptEnd = 255,
 };
@@ -185,8 +194,30 @@ std::vector<std::byte> encode_domain_names(const std::vector<std::string>& names
     return out;
 }
 
+namespace {
+
+// Option 81's value: flags, RCODE1, RCODE2, the name in wire format. Empty
+// when there is no name, or it is not a valid domain name, or the option
+// would need more than one 255-byte piece (as pasta, which leaves it out).
+std::vector<std::byte> client_fqdn_value(const std::string& fqdn) {
+    if (fqdn.empty()) {
+        return {};
+    }
+    const std::vector<std::byte> name = encode_domain_names({fqdn});
+    if (name.empty() || name.size() + 3 > 255) {
+        return {};
+    }
+    std::vector<std::byte> v = {std::byte{0x04} /* E */, std::byte{0xff}, std::byte{0xff}};
+    v.insert(v.end(), name.begin(), name.end());
+    return v;
+}
+
+}  // namespace
+
 DhcpServer::DhcpServer(const DhcpConfig& cfg)
-    : cfg_(cfg), search_wire_(encode_domain_names(cfg.search)) {}
+    : cfg_(cfg),
+      search_wire_(encode_domain_names(cfg.search)),
+      fqdn_wire_(client_fqdn_value(cfg.fqdn)) {}
 
 std::size_t DhcpServer::handle(const Frame& f, const UdpPacket& p, std::span<std::byte> out,
                                bool& malformed) const {
@@ -264,6 +295,12 @@ std::size_t DhcpServer::handle(const Frame& f, const UdpPacket& p, std::span<std
         }
         if (!search_wire_.empty()) {
             w.add(kOptSearch, search_wire_);
+        }
+        if (!cfg_.hostname.empty()) {
+            w.add(kOptHostname, std::as_bytes(std::span(cfg_.hostname)));
+        }
+        if (!fqdn_wire_.empty()) {
+            w.add(kOptClientFqdn, fqdn_wire_);
         }
         if (cfg_.mtu >= 68 && cfg_.mtu <= 0xffff) {
             const std::array<std::byte, 2> mtu = {static_cast<std::byte>(cfg_.mtu >> 8),

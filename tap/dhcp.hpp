@@ -2,7 +2,8 @@
 // tap/dhcp.hpp - a DHCPv4 server that hands the namespace the host's address
 //
 // The namespace's DHCP client asks; pastad answers from its configuration:
-// the address and netmask, router, nameservers, search list and MTU. One
+// the address and netmask, router, nameservers, search list, MTU, host
+// name and client FQDN. One
 // client, one address, an infinite lease: nothing is stored between
 // messages. See the theory of operation at the top of tap/dhcp.cpp.
 // Event-loop only; nothing allocates after construction.
@@ -38,6 +39,9 @@ struct DhcpConfig {
     std::vector<Ip4> dns;             // option 6; empty: left out
     std::vector<std::string> search;  // option 119; empty: left out
     unsigned mtu = 0;                 // option 26; 0: left out
+    std::string hostname;             // option 12 (-H); empty: left out
+    std::string fqdn;                 // option 81, Client FQDN (--fqdn); empty or not a
+                                      // valid domain name: left out
 };
 
 class DhcpServer {
@@ -54,6 +58,7 @@ public:
 private:
     DhcpConfig cfg_;
     std::vector<std::byte> search_wire_;
+    std::vector<std::byte> fqdn_wire_;  // option 81's whole value; empty: left out
 };
 
 }  // namespace pastad::tap

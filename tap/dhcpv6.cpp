@@ -9,7 +9,11 @@
 // REQUEST, CONFIRM, RENEW and REBIND get a REPLY; INFORMATION-REQUEST gets a
 // REPLY with configuration only. An IA_NA the client sends is answered with
 // the namespace's address (the host's own), infinite lifetimes. DNS servers
-// (option 23) and the domain search list (24, RFC 3646) ride along.
+// (option 23), the domain search list (24, RFC 3646) and the client FQDN
+// (39, RFC 4704) ride along when configured, asked for or not, as in pasta.
+// pastad updates no DNS records: the FQDN's flags are all clear, except O
+// when the client's own option 39 asked the server to update (S), which
+// tells it that the server did not (RFC 4704 section 4.1).
 //
 // What not. No prefix delegation, no temporary addresses, no relays, no
 // authentication, no reconfigure; RELEASE and DECLINE are not answered
@@ -22,7 +26,8 @@
 // the end, or without a Client Identifier is malformed and dropped; one that
 // names another server (Server Identifier) is ignored.
 //
-// References. RFC 8415 sections 16, 18.3, 21; RFC 3646 (DNS options).
+// References. RFC 8415 sections 16, 18.3, 21; RFC 3646 (DNS options);
+// RFC 4704 (client FQDN).
 #include "tap/dhcpv6.hpp"
 
 #include <algorithm>
@@ -54,7 +59,12 @@ enum : std::uint16_t {
     kOptRapidCommit = 14,
     kOptDns = 23,
     kOptDomains = 24,
+    kOptClientFqdn = 39,
 };
+
+// RFC 4704 section 4.1 flags.
+constexpr std::uint8_t kFqdnS = 0x01;
+constexpr std::uint8_t kFqdnO = 0x02;
 
 constexpr std::size_t kMaxReply = 1400;
 constexpr std::size_t kMaxClientId = 130;  // RFC 8415 section 11.1: DUIDs up to 128 + type
@@ -108,7 +118,9 @@ private:
 }  // namespace
 
 Dhcpv6Server::Dhcpv6Server(const Dhcpv6Config& cfg)
-    : cfg_(cfg), search_wire_(encode_domain_names(cfg.search)) {}
+    : cfg_(cfg),
+      search_wire_(encode_domain_names(cfg.search)),
+      fqdn_wire_(cfg.fqdn.empty() ? std::vector<std::byte>{} : encode_domain_names({cfg.fqdn})) {}
 
 std::size_t Dhcpv6Server::handle(const Frame& f, const UdpPacket& p, std::span<std::byte> out,
                                  bool& malformed) const {
@@ -124,6 +136,7 @@ std::size_t Dhcpv6Server::handle(const Frame& f, const UdpPacket& p, std::span<s
     std::span<const std::byte> client_id, server_id;
     std::optional<std::span<const std::byte>> iaid;
     bool rapid = false;
+    bool client_wants_update = false;  // the S flag of the client's option 39
     for (std::size_t i = 4; i < m.size();) {
         if (m.size() - i < 4 || m.size() - i - 4 < get16(m, i + 2)) {
             malformed = true;
@@ -139,6 +152,8 @@ std::size_t Dhcpv6Server::handle(const Frame& f, const UdpPacket& p, std::span<s
             iaid = val.first(4);
         } else if (code == kOptRapidCommit) {
             rapid = true;
+        } else if (code == kOptClientFqdn && !val.empty()) {
+            client_wants_update = (std::to_integer<std::uint8_t>(val[0]) & kFqdnS) != 0;
         }
         i += 4 + val.size();
     }
@@ -208,6 +223,12 @@ std::size_t Dhcpv6Server::handle(const Frame& f, const UdpPacket& p, std::span<s
     }
     if (!search_wire_.empty() && search_wire_.size() < 1024) {
         w.option(kOptDomains, search_wire_);
+    }
+    if (!fqdn_wire_.empty()) {
+        w.u16(kOptClientFqdn);
+        w.u16(static_cast<std::uint16_t>(1 + fqdn_wire_.size()));
+        w.u8(client_wants_update ? kFqdnO : 0);
+        w.raw(fqdn_wire_);
     }
     const std::size_t len = w.size();
     if (len == 0) {

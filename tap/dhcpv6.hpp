@@ -26,6 +26,8 @@ struct Dhcpv6Config {
     std::optional<Ip6> addr;          // IA_NA address; unset: no addresses
     std::vector<Ip6> dns;             // option 23; empty: left out
     std::vector<std::string> search;  // option 24; empty: left out
+    std::string fqdn;                 // option 39, Client FQDN (--fqdn); empty or not a
+                                      // valid domain name: left out
 };
 
 class Dhcpv6Server {
@@ -41,6 +43,7 @@ public:
 private:
     Dhcpv6Config cfg_;
     std::vector<std::byte> search_wire_;
+    std::vector<std::byte> fqdn_wire_;  // the FQDN in wire format; empty: left out
 };
 
 }  // namespace pastad::tap

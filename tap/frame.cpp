@@ -7,11 +7,11 @@
 // first; L4 parsers then turn its TCP, UDP or ICMP part into plain values.
 // The builders go the other way for frames pastad writes to the tap.
 //
-// Not done on purpose: no reassembly (IPv4 fragments and IPv6 fragment
-// headers are dropped with a reason: a namespace on a tap with a sane MTU
-// has no reason to fragment), no VLAN tags, no IPv4 options interpreted
-// (skipped via IHL), no IPv6 jumbograms, no logging (the caller counts and
-// rate-limits).
+// Not done on purpose: no reassembly here (parse_frame() drops IPv4
+// fragments and IPv6 fragment headers with a reason; parse_fragment()
+// describes them for tap/reassembly), no VLAN tags, no IPv4 options
+// interpreted (skipped via IHL), no IPv6 jumbograms, no logging (the
+// caller counts and rate-limits).
 //
 // Data: spans into the caller's buffer only. A view exists only after the
 // bytes it covers were checked to be present: each step bounds the next
@@ -21,11 +21,12 @@
 // Parsing order, one check per DropReason:
 //   Ethernet  >= 14 bytes, ethertype IPv4 / IPv6 / ARP
 //   IPv4      >= 20 bytes, version 4, 5 <= IHL, IHL*4 <= total length <= frame,
-//             header checksum, no MF flag and offset 0
+//             header checksum, no MF flag and offset 0 (parse_fragment: any)
 //   IPv6      >= 40 bytes, version 6, 40 + payload length <= frame, no
 //             IPv4-mapped addresses (they would alias IPv4 flows in InAny),
 //             hop-by-hop (first only), routing, destination options headers
 //             skipped with (len + 1) * 8 bounds checks, fragment header dropped
+//             (parse_fragment: read, >= 8 bytes)
 //   TCP       >= 20 bytes, 5 <= data offset, offset * 4 <= segment, checksum,
 //             options: kinds 0/1 single bytes, others need 2 <= len <= rest,
 //             MSS len 4, window scale len 3 (shift clamped to 14), SACK-permitted
@@ -130,7 +131,8 @@ std::optional<Frame> fail(DropReason& why, DropReason r) {
 }
 
 // IPv4 part of parse_frame(): `ip` is everything after the Ethernet header.
-std::optional<Frame> parse_ipv4(Frame& f, std::span<const std::byte> ip, DropReason& why) {
+std::optional<Frame> parse_ipv4(Frame& f, std::span<const std::byte> ip, DropReason& why,
+                                FragmentInfo* frag) {
     if (ip.size() < kIpv4HeaderLen) {
         return fail(why, DropReason::TruncatedIpv4Header);
     }
@@ -151,9 +153,18 @@ std::optional<Frame> parse_ipv4(Frame& f, std::span<const std::byte> ip, DropRea
     if (csum_fold(csum_add(ip.first(ihl))) != 0) {
         return fail(why, DropReason::BadIpv4HeaderChecksum);
     }
-    // Limitation: fragments are dropped; reassembly is not implemented.
-    if ((get16(ip, 6) & 0x3fff) != 0) {  // MF flag or fragment offset
-        return fail(why, DropReason::Ipv4Fragment);
+    // The namespace's kernel fragments a UDP datagram whose IPv4 packet is
+    // larger than the tap MTU (at 65520: payloads of 65493 to 65507 bytes);
+    // parse_fragment() lets the caller reassemble it.
+    const std::uint16_t flags = get16(ip, 6);
+    if ((flags & 0x3fff) != 0) {  // MF flag or fragment offset
+        if (frag == nullptr) {
+            return fail(why, DropReason::Ipv4Fragment);
+        }
+        frag->is_fragment = true;
+        frag->id = get16(ip, 4);
+        frag->offset = static_cast<std::size_t>(flags & 0x1fff) * 8;
+        frag->more = (flags & 0x2000) != 0;
     }
 
     Ip4 src;
@@ -171,7 +182,8 @@ std::optional<Frame> parse_ipv4(Frame& f, std::span<const std::byte> ip, DropRea
 }
 
 // IPv6 part of parse_frame(): `ip` is everything after the Ethernet header.
-std::optional<Frame> parse_ipv6(Frame& f, std::span<const std::byte> ip, DropReason& why) {
+std::optional<Frame> parse_ipv6(Frame& f, std::span<const std::byte> ip, DropReason& why,
+                                FragmentInfo* frag) {
     if (ip.size() < kIpv6HeaderLen) {
         return fail(why, DropReason::TruncatedIpv6Header);
     }
@@ -214,9 +226,22 @@ std::optional<Frame> parse_ipv6(Frame& f, std::span<const std::byte> ip, DropRea
         rest = rest.subspan(len);
         first = false;
     }
-    // Limitation: fragments are dropped; reassembly is not implemented.
+    // As for IPv4 (at MTU 65520: UDP payloads of 65473 to 65527 bytes).
+    // Limitation: extension headers after the fragment header are not
+    // walked; such a packet gets proto = that header and is not reassembled.
     if (next == kIpv6Fragment) {
-        return fail(why, DropReason::Ipv6Fragment);
+        if (frag == nullptr) {
+            return fail(why, DropReason::Ipv6Fragment);
+        }
+        if (rest.size() < 8) {
+            return fail(why, DropReason::BadIpv6ExtensionHeader);
+        }
+        frag->is_fragment = true;
+        frag->id = get32(rest, 4);
+        frag->offset = get16(rest, 2) & 0xfff8;
+        frag->more = (get16(rest, 2) & 1) != 0;
+        next = get8(rest, 0);
+        rest = rest.subspan(8);
     }
     f.proto = next;
     f.l4 = rest;
@@ -308,7 +333,10 @@ const char* to_string(DropReason r) {
     return i < std::size(kDropNames) ? kDropNames[i] : "unknown reason";
 }
 
-std::optional<Frame> parse_frame(std::span<const std::byte> bytes, DropReason& why) {
+namespace {
+
+std::optional<Frame> parse_any(std::span<const std::byte> bytes, DropReason& why,
+                               FragmentInfo* frag) {
     if (bytes.size() < kEthHeaderLen) {
         return fail(why, DropReason::TruncatedEthernet);
     }
@@ -319,9 +347,9 @@ std::optional<Frame> parse_frame(std::span<const std::byte> bytes, DropReason& w
     const auto l3 = bytes.subspan(kEthHeaderLen);
     switch (f.ethertype) {
         case kEtherTypeIpv4:
-            return parse_ipv4(f, l3, why);
+            return parse_ipv4(f, l3, why, frag);
         case kEtherTypeIpv6:
-            return parse_ipv6(f, l3, why);
+            return parse_ipv6(f, l3, why, frag);
         case kEtherTypeArp:
             f.l3 = l3;  // the ARP responder checks its own lengths
             why = DropReason::None;
@@ -329,6 +357,18 @@ std::optional<Frame> parse_frame(std::span<const std::byte> bytes, DropReason& w
         default:
             return fail(why, DropReason::UnknownEtherType);
     }
+}
+
+}  // namespace
+
+std::optional<Frame> parse_frame(std::span<const std::byte> bytes, DropReason& why) {
+    return parse_any(bytes, why, nullptr);
+}
+
+std::optional<Frame> parse_fragment(std::span<const std::byte> bytes, FragmentInfo& frag,
+                                    DropReason& why) {
+    frag = FragmentInfo{};
+    return parse_any(bytes, why, &frag);
 }
 
 std::optional<TcpPacket> parse_tcp(const Frame& f, DropReason& why, bool verify_checksum) {

@@ -55,11 +55,11 @@ enum class DropReason : std::uint8_t {
     BadIpv4HeaderLength,     // IHL < 5, or beyond the frame or total length
     BadIpv4TotalLength,      // total length < IHL * 4, or beyond the frame
     BadIpv4HeaderChecksum,   // header checksum does not verify
-    Ipv4Fragment,            // MF set or offset != 0; no reassembly
+    Ipv4Fragment,            // MF set or offset != 0 (see parse_fragment)
     TruncatedIpv6Header,     // fewer than 40 bytes after Ethernet
     BadIpv6PayloadLength,    // payload length beyond the frame
     BadIpv6ExtensionHeader,  // extension header truncated, misplaced or too long
-    Ipv6Fragment,            // fragment header present; no reassembly
+    Ipv6Fragment,            // fragment header present (see parse_fragment)
     Ipv6MappedAddress,       // IPv4-mapped address in an IPv6 header
     WrongProtocol,           // L4 parser called on a frame of another protocol
     TruncatedL4Header,       // fewer bytes than the fixed L4 header
@@ -124,6 +124,21 @@ struct Frame {
 // sets `why`; on success `why` is DropReason::None. The Frame's spans point
 // into `bytes`.
 std::optional<Frame> parse_frame(std::span<const std::byte> bytes, DropReason& why);
+
+// Where a fragment belongs (RFC 791 section 3.2, RFC 8200 section 4.5).
+struct FragmentInfo {
+    bool is_fragment = false;  // false: the frame is a whole packet
+    std::uint32_t id = 0;      // IPv4 identification / IPv6 fragment identification
+    std::size_t offset = 0;    // in bytes from the start of the fragmented part
+    bool more = false;         // MF / M flag: not the last fragment
+};
+
+// As parse_frame(), but an IPv4 fragment or an IPv6 packet with a fragment
+// header parses too: `frag` says where it belongs, `proto` is the
+// fragmented protocol and `l4` the fragment's data (behind the fragment
+// header for IPv6). A whole packet parses with frag.is_fragment false.
+std::optional<Frame> parse_fragment(std::span<const std::byte> bytes, FragmentInfo& frag,
+                                    DropReason& why);
 
 // A parsed TCP segment. `seg.payload` points into the frame's buffer.
 // Options (MSS, window scale clamped to 14, SACK-permitted) are reported only

@@ -52,6 +52,7 @@
 #include "daemon/base/log.hpp"
 #include "tap/frame.hpp"
 #include "tap/ip_header.hpp"
+#include "tap/outbound.hpp"
 
 namespace pastad::tap {
 
@@ -119,7 +120,7 @@ public:
     std::vector<std::uint32_t> active_;
 
 private:
-    Flow* open(const Key& key, IcmpTime now);
+    Flow* open(const Key& key, const InAny& dst, IcmpTime now);
     void close(std::uint32_t idx, const char* why);
     void explain_not_permitted();
     std::uint64_t token_of(std::uint32_t idx) const {
@@ -150,7 +151,9 @@ void IcmpEngine::Impl::explain_not_permitted() {
         static_cast<unsigned>(getegid()), ping_group_range());
 }
 
-Flow* IcmpEngine::Impl::open(const Key& key, IcmpTime now) {
+// `dst`: the host-side destination of the first request, for the
+// outbound interface binding.
+Flow* IcmpEngine::Impl::open(const Key& key, const InAny& dst, IcmpTime now) {
     if (free_.empty()) {
         const auto lru = std::min_element(active_.begin(), active_.end(), [&](auto a, auto b) {
             return flows_[a].last < flows_[b].last;
@@ -168,6 +171,10 @@ Flow* IcmpEngine::Impl::open(const Key& key, IcmpTime now) {
         } else {
             ++stats_.send_errors;
         }
+        return nullptr;
+    }
+    if (!bind_outbound_if(fd.get(), dst, v4 ? cfg_.outbound_if4 : cfg_.outbound_if6)) {
+        ++stats_.send_errors;
         return nullptr;
     }
     const auto& ob =
@@ -213,17 +220,17 @@ void IcmpEngine::Impl::on_echo_request(const InAny& src, const InAny& dst, std::
                                        std::uint16_t seq, std::span<const std::byte> data,
                                        IcmpTime now) {
     const Key key{src, id};
+    const InAny real = map_to_host(cfg_, dst, 0);
     Flow* f = nullptr;
     if (const auto it = map_.find(key); it != map_.end()) {
         f = &flows_[it->second];
     } else {
-        f = open(key, now);
+        f = open(key, real, now);
     }
     if (f == nullptr) {
         return;
     }
     f->last = now;
-    const InAny real = map_to_host(cfg_, dst, 0);
     f->has_alias = real != dst;
     f->alias_real = real;
     f->alias_shown = dst;

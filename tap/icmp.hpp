@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "daemon/base/inet.hpp"
 #include "tap/address_map.hpp"
@@ -35,6 +36,8 @@ struct IcmpConfig : AddressMapConfig {
     std::chrono::seconds idle_timeout{60};
     std::optional<Ip4> outbound4;
     std::optional<Ip6> outbound6;
+    std::string outbound_if4;  // SO_BINDTODEVICE at open; empty: none
+    std::string outbound_if6;
 };
 
 class IcmpEngine {

@@ -32,9 +32,14 @@
 // Frames respect the namespace's advertised window (scaled by its window
 // scale) and its MSS (from its SYN, clamped to MTU - 40 or MTU - 60).
 //
-// Data from the namespace (namespace -> host). An in-order segment's
-// payload is send()-ed from the frame itself; only what the socket took is
-// acknowledged. The window advertised to the namespace is the payload the
+// Data from the namespace (namespace -> host). In-order payload is not
+// copied: the segments of one connection that arrive in one batch are
+// gathered by reference (the frames stay valid until flush()) and handed to
+// the socket with one sendmsg() at flush(), or earlier when anything other
+// than more in-order data arrives for that connection. Only what the socket
+// took is acknowledged: RCV.NXT (seq_from_ns) advances at that sendmsg(),
+// and the sequence check of the batch's later segments runs against
+// RCV.NXT plus the bytes still pending. The window advertised to the namespace is the payload the
 // socket's free send space still takes (SO_SNDBUF less SO_MEMINFO's queued
 // memory, less the kernel's per-skb overhead), scaled by the window scale
 // pastad announces. A window that promised more would make the socket refuse
@@ -125,6 +130,7 @@
 #include "daemon/base/log.hpp"
 #include "tap/checksum.hpp"
 #include "tap/ip_header.hpp"
+#include "tap/outbound.hpp"
 
 namespace pastad::tap {
 
@@ -141,6 +147,10 @@ constexpr std::uint8_t kOurWscale = 7;   // 65535 << 7: windows up to 8 MiB
 constexpr std::size_t kMaxFramesPerPeek = 128;
 constexpr unsigned kMaxPeekRounds = 4;  // per service call, for fairness
 constexpr std::size_t kDiscardChunk = 65536;
+// Segments of one connection gathered for one sendmsg() at most: below
+// IOV_MAX (1024), and a batch of full-sized frames is 16 (see io_backend).
+constexpr std::uint16_t kMaxPendSegs = 64;
+constexpr std::uint32_t kNoPend = ~std::uint32_t{0};
 // Send-buffer memory the kernel charges beyond the payload: per skb, its
 // struct and shared info (about 830 bytes on Linux 6.x, x86-64), rounded up;
 // one send() of up to 64 KiB may start a new skb and spill into another
@@ -353,8 +363,12 @@ struct Conn {
 
     // From the namespace (we receive): RCV.*.
     std::uint32_t ns_isn = 0;
-    std::uint32_t seq_from_ns = 0;  // next sequence number expected (RCV.NXT)
-    std::uint32_t wnd_to_ns = 0;    // last window advertised, bytes
+    std::uint32_t seq_from_ns = 0;      // next sequence number expected (RCV.NXT)
+    std::uint32_t pend_len = 0;         // bytes after RCV.NXT gathered, not yet sent
+    std::uint32_t pend_head = kNoPend;  // first and last gathered segment in pend_
+    std::uint32_t pend_tail = kNoPend;
+    std::uint16_t pend_segs = 0;
+    std::uint32_t wnd_to_ns = 0;  // last window advertised, bytes
     std::uint8_t our_wscale = 0;
 
     // Host socket send space, for the window we advertise.
@@ -403,6 +417,8 @@ private:
     void established_segment(Conn& c, const TcpSegment& seg, TcpTime now);
     bool process_ack(Conn& c, const TcpSegment& seg, TcpTime now);
     void process_data(Conn& c, const TcpSegment& seg, TcpTime now);
+    void commit_pending(Conn& c);
+    void drop_pending(Conn& c);
     void process_fin(Conn& c, const TcpSegment& seg);
     void reset_both(Conn& c, const char* why);
     void maybe_release(Conn& c);
@@ -442,6 +458,14 @@ private:
     std::vector<std::uint32_t> active_;
     std::vector<std::uint32_t> dirty_;
     std::vector<std::uint32_t> servicing_;
+    // Namespace payload gathered for sendmsg(): per connection, a list
+    // through `next` from Conn::pend_head. Emptied by flush().
+    struct PendSeg {
+        iovec iov;
+        std::uint32_t next;
+    };
+    std::vector<PendSeg> pend_;
+    std::vector<std::uint32_t> pend_conns_;  // connections with gathered payload
     std::unordered_map<Endpoints, std::uint32_t, EndpointsHash> map_;
     std::mt19937 rng_;
     std::vector<std::byte> discard_;
@@ -477,6 +501,8 @@ TcpEngine::Impl::Impl(const TcpConfig& cfg, FrameSink& sink, Poller& poller)
     active_.reserve(cfg.max_conns);
     dirty_.reserve(cfg.max_conns);
     servicing_.reserve(cfg.max_conns);
+    pend_.reserve(kMaxPendSegs * 4);
+    pend_conns_.reserve(cfg.max_conns);
 }
 
 TcpEngine::Impl::~Impl() {
@@ -522,6 +548,7 @@ Conn* TcpEngine::Impl::alloc(const Endpoints& ep, TcpTime now) {
 void TcpEngine::Impl::release(Conn& c, bool reset_host) {
     PASTAD_CHECK(c.in_use);  // callers hold a Conn looked up from the table
     log_conn(c, reset_host ? "released, host side reset" : "released");
+    drop_pending(c);
     if (c.sock) {
         poller_.unwatch(c.sock.get());
         if (reset_host) {
@@ -801,7 +828,8 @@ void TcpEngine::Impl::open_from_ns(const Endpoints& ep, const TcpSegment& seg, T
         return;
     }
 
-    // Nonblocking socket, optional bind to the outbound address, connect().
+    // Nonblocking socket, optional binds to the outbound interface and
+    // address, connect().
     const InAny dst = map_destination(ep.peer_addr, ep.peer_port);
     const int family = dst.is_v4() ? AF_INET : AF_INET6;
     UniqueFd fd(socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
@@ -809,6 +837,11 @@ void TcpEngine::Impl::open_from_ns(const Endpoints& ep, const TcpSegment& seg, T
         if (auto n = sock_warn_.allow(now)) {
             log_.warn("tcp: socket() failed: {} ({} time(s))", std::strerror(errno), *n);
         }
+        reply_rst_no_conn(ep, seg);
+        return;
+    }
+    if (!bind_outbound_if(fd.get(), dst, dst.is_v4() ? cfg_.outbound_if4 : cfg_.outbound_if6)) {
+        ++stats_.refused;
         reply_rst_no_conn(ep, seg);
         return;
     }
@@ -1003,7 +1036,18 @@ void TcpEngine::Impl::on_segment(const Endpoints& ep, const TcpSegment& seg, Tcp
 // SYN-RECEIVED and later states, in the order of RFC 9293 section 3.10.7.4.
 void TcpEngine::Impl::established_segment(Conn& c, const TcpSegment& seg, TcpTime now) {
     const auto seg_len = static_cast<std::uint32_t>(seg.payload.size()) + (seg.has(kFin) ? 1 : 0);
-    const std::uint32_t rcv_nxt = c.seq_from_ns;
+
+    // Only more in-order payload with a plain ACK joins the gathered data;
+    // anything else sees the connection as it is after it went out.
+    const bool more_data = seg.has(kAck) && !seg.has(kSyn) && !seg.has(kFin) && !seg.has(kRst) &&
+                           !seg.payload.empty() && seg.seq == c.seq_from_ns + c.pend_len;
+    if (c.pend_len > 0 && !more_data) {
+        commit_pending(c);
+        if (!c.in_use) {
+            return;
+        }
+    }
+    const std::uint32_t rcv_nxt = c.seq_from_ns + c.pend_len;
     const std::uint32_t rcv_wnd = std::max<std::uint32_t>(c.wnd_to_ns, 1);
 
     // First: sequence number acceptability. Data beyond RCV.NXT is not kept;
@@ -1141,30 +1185,67 @@ bool TcpEngine::Impl::process_ack(Conn& c, const TcpSegment& seg, TcpTime now) {
     return true;
 }
 
-// Seventh step: in-order payload (a prefix may be old and is skipped) goes
-// to the socket; only what it takes is acknowledged.
+// Seventh step: in-order payload (a prefix may be old and is skipped) is
+// gathered for the socket; commit_pending() sends it.
 void TcpEngine::Impl::process_data(Conn& c, const TcpSegment& seg, TcpTime now) {
+    (void)now;
     if (c.events & kNsFinRcvd) {
         return;  // data after FIN: the socket is already shut down
     }
-    const std::uint32_t skip = c.seq_from_ns - seg.seq;  // in [0, len) here
+    const std::uint32_t skip = c.seq_from_ns + c.pend_len - seg.seq;  // in [0, len) here
     const auto data = seg.payload.subspan(std::min<std::size_t>(skip, seg.payload.size()));
     if (data.empty()) {
         return;
     }
-    const ssize_t n = send(c.sock.get(), data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (c.pend_len == 0) {
+        pend_conns_.push_back(index_of(c));
+    }
+    const auto at = static_cast<std::uint32_t>(pend_.size());
+    pend_.push_back(
+        {{const_cast<std::byte*>(data.data()), data.size()}, kNoPend});  // sendmsg reads only
+    if (c.pend_tail == kNoPend) {
+        c.pend_head = at;
+    } else {
+        pend_[c.pend_tail].next = at;
+    }
+    c.pend_tail = at;
+    c.pend_len += static_cast<std::uint32_t>(data.size());
+    if (++c.pend_segs == kMaxPendSegs) {
+        commit_pending(c);
+    }
+}
+
+// Hands the gathered payload to the socket in one sendmsg(); RCV.NXT moves
+// by what it took, and the rest is refused: the window shrinks to zero and
+// the namespace sends it again once EPOLLOUT reopens the window.
+void TcpEngine::Impl::commit_pending(Conn& c) {
+    if (c.pend_len == 0) {
+        return;
+    }
+    std::array<iovec, kMaxPendSegs> iov;
+    std::size_t n_iov = 0;
+    for (std::uint32_t i = c.pend_head; i != kNoPend; i = pend_[i].next) {
+        iov[n_iov++] = pend_[i].iov;
+    }
+    const std::uint32_t want = c.pend_len;
+    drop_pending(c);
+    msghdr msg{};
+    msg.msg_iov = iov.data();
+    msg.msg_iovlen = n_iov;
+    const ssize_t n = sendmsg(c.sock.get(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
         log_conn(c, std::strerror(errno));
         reset_both(c, "send failed");
         return;
     }
-    const auto taken = static_cast<std::size_t>(n < 0 ? 0 : n);
-    c.seq_from_ns += static_cast<std::uint32_t>(taken);
-    const std::uint32_t charge = skb_charge(static_cast<std::uint32_t>(taken));
+    const auto taken = static_cast<std::uint32_t>(n < 0 ? 0 : n);
+    c.seq_from_ns += taken;
+    const std::uint32_t charge = skb_charge(taken);
     c.sock_free = c.sock_free > charge ? c.sock_free - charge : 0;
     stats_.bytes_from_ns += taken;
     c.flags |= kAckDue;
-    if (taken < data.size()) {
+    mark_dirty(c);
+    if (taken < want) {
         // The socket is full: shrink the window to what it has (zero) and
         // reopen it from EPOLLOUT; the refused rest is resent by the namespace.
         ++stats_.window_shrinks;
@@ -1172,12 +1253,23 @@ void TcpEngine::Impl::process_data(Conn& c, const TcpSegment& seg, TcpTime now) 
         c.flags |= kSndBlocked | kNsDataRefused;
         update_watch(c);
     }
-    (void)now;
+}
+
+// Forgets gathered payload without sending it (the connection is going).
+void TcpEngine::Impl::drop_pending(Conn& c) {
+    c.pend_len = 0;
+    c.pend_segs = 0;
+    c.pend_head = kNoPend;
+    c.pend_tail = kNoPend;
 }
 
 // Eighth step: a FIN is accepted once every byte before it went into the
 // socket; the socket then gets shutdown(SHUT_WR), the host peer a FIN.
 void TcpEngine::Impl::process_fin(Conn& c, const TcpSegment& seg) {
+    commit_pending(c);
+    if (!c.in_use) {
+        return;
+    }
     const std::uint32_t fin_seq = seg.seq + static_cast<std::uint32_t>(seg.payload.size());
     if ((c.events & kNsFinRcvd) || fin_seq != c.seq_from_ns) {
         return;  // a duplicate, or data before it is still missing
@@ -1417,6 +1509,14 @@ void TcpEngine::Impl::service(Conn& c, TcpTime now) {
 }
 
 void TcpEngine::Impl::flush(TcpTime now) {
+    for (const std::uint32_t idx : pend_conns_) {
+        Conn& c = conns_[idx];
+        if (c.in_use) {
+            commit_pending(c);  // nothing left for a slot released since
+        }
+    }
+    pend_conns_.clear();
+    pend_.clear();
     servicing_.swap(dirty_);
     for (const std::uint32_t idx : servicing_) {
         Conn& c = conns_[idx];

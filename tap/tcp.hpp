@@ -18,6 +18,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "daemon/base/inet.hpp"
 #include "daemon/base/unique_fd.hpp"
@@ -77,6 +78,8 @@ struct TcpConfig : AddressMapConfig {
 
     std::optional<Ip4> outbound4;  // bound (port 0) before connect()
     std::optional<Ip6> outbound6;
+    std::string outbound_if4;  // SO_BINDTODEVICE before connect(); empty: none
+    std::string outbound_if6;
 };
 
 // Poller tokens: kind in bits 56-63, connection index in bits 32-55,
@@ -128,9 +131,11 @@ public:
     TcpEngine& operator=(const TcpEngine&) = delete;
 
     // A TCP segment the namespace sent, parsed and checksum-verified. `ep` is
-    // as the namespace sees it (ns_* its source). `seg.payload` is read during
-    // the call only. Answers that must not wait (RST, SYN-ACK, duplicate ACKs)
-    // go to the sink at once; ordinary ACKs wait for flush().
+    // as the namespace sees it (ns_* its source). `seg.payload` must stay
+    // valid and unchanged until the next flush() returns: in-order payload is
+    // gathered by reference and sent to the socket there. Answers that must
+    // not wait (RST, SYN-ACK, duplicate ACKs) go to the sink at once;
+    // ordinary ACKs wait for flush().
     void on_segment(const Endpoints& ep, const TcpSegment& seg, TcpTime now);
 
     // Ends a batch of on_segment() calls: consumes acknowledged socket data,

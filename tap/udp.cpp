@@ -15,9 +15,8 @@
 //
 // What not. No port forwarding sockets here (the forwarding module owns
 // and reads them; it hands over datagrams from clients that cannot take the
-// splice path, see "Forwarded ports" below), no fragmentation: a host
-// datagram that does not fit a frame slot is dropped and counted. DHCP and
-// DHCPv6 never reach this engine (the data plane answers them).
+// splice path, see "Forwarded ports" below). DHCP and DHCPv6 never reach
+// this engine (the data plane answers them).
 //
 // Data structures. A fixed table of Flow (max_flows, never reallocated)
 // with a free list, an active list for the expiry walk and a hash map from
@@ -58,13 +57,25 @@
 //
 // Binding. The socket binds to the namespace's source port where the host
 // allows it (so peers that answer to the source port, and logs, agree),
-// else to an ephemeral port; to --outbound's address when given.
+// else to an ephemeral port; to --outbound's address when given. With
+// --outbound-if4/6 it is bound to that interface too, unless the flow's
+// first destination is on the host's loopback.
+// Limitation: a flow bound to an interface cannot later reach the host's
+// loopback (a gateway-mapped destination): such datagrams are dropped by
+// the kernel, and a flow that began on loopback stays unbound.
 //
-// Limitations. IP fragments from the namespace are dropped by the frame
-// parser, so the largest datagram in each direction is what one frame at
-// the tap MTU carries (65520 - 28 bytes for IPv4), not 65507. Only port
-// unreachable errors are relayed; other ICMP errors (host unreachable,
-// fragmentation needed) only end up in the counters.
+// Datagrams longer than the tap MTU. From the namespace they arrive as
+// fragments, which the data plane reassembles (tap/reassembly) before
+// on_datagram(). To the namespace, receive() reads a datagram longer than
+// a frame slot's room (65494 bytes over IPv4, 65474 over IPv6) with its
+// tail into a spill buffer and write_fragments() frames it in fragments at
+// the tap MTU, in order with the datagrams around it. Limitation: the
+// fragments need spare frame slots (one at MTU 65520; receive() keeps one);
+// without them the datagram is dropped (dropped_too_big). on_forwarded()
+// does not fragment at all.
+//
+// Limitations. Only port unreachable errors are relayed; other ICMP errors
+// (host unreachable, fragmentation needed) only end up in the counters.
 //
 // References. RFC 768 (UDP), RFC 792 and RFC 4443 section 3.1 (port
 // unreachable), RFC 1122 section 4.1.3.3 (errors reach the application);
@@ -88,8 +99,10 @@
 
 #include "daemon/base/check.hpp"
 #include "daemon/base/log.hpp"
+#include "tap/checksum.hpp"
 #include "tap/frame.hpp"
 #include "tap/ip_header.hpp"
+#include "tap/outbound.hpp"
 
 namespace pastad::tap {
 
@@ -100,11 +113,20 @@ constexpr std::size_t kStageBytes = 1 << 20;  // room for 16 datagrams of 64 KiB
 constexpr unsigned kRounds = 4;
 constexpr std::size_t kAliases = 4;
 constexpr std::size_t kMaxUdpPayload = 65535 - kUdpHeaderLen;
+// Bytes a datagram of kMaxUdpPayload may exceed a frame slot's room by:
+// 65527 - (65536 - 62) for IPv6, 13 for IPv4; rounded up.
+constexpr std::size_t kSpill = 64;
+constexpr std::uint8_t kIpv6FragmentHeader = 44;
 constexpr std::uint8_t kIcmpUnreach = 3;
 constexpr std::uint8_t kIcmpPortUnreach = 3;
 constexpr std::uint8_t kIcmp6Unreach = 1;
 constexpr std::uint8_t kIcmp6PortUnreach = 4;
 constexpr Mac kBroadcast{{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}};
+
+void put16(std::span<std::byte> s, std::size_t off, std::uint16_t v) {
+    s[off] = static_cast<std::byte>(v >> 8);
+    s[off + 1] = static_cast<std::byte>(v & 0xff);
+}
 
 struct Key {
     InAny addr;
@@ -149,12 +171,16 @@ public:
     void flush();
     void on_socket_event(std::uint64_t token, std::uint32_t events, UdpTime now);
     void on_timer(UdpTime now);
+    std::size_t fragment_chunk(bool v4) const;
+    std::size_t fragments_needed(bool v4, std::size_t len) const;
+    std::size_t write_fragments(const Endpoints& ep, std::size_t len, std::size_t first);
 
     Stats stats_;
     std::vector<std::uint32_t> active_;
 
 private:
-    Flow* lookup_or_open(const Key& key, UdpTime now, int reply_fd = -1);
+    Flow* lookup_or_open(const Key& key, UdpTime now, int reply_fd = -1,
+                         const InAny* first_dst = nullptr);
     Flow* flow_of(std::uint64_t token);
     void close(std::uint32_t idx, const char* why);
     void remember_alias(Flow& f, const InAny& real, std::uint16_t port, const InAny& shown);
@@ -188,9 +214,14 @@ private:
 
     // Receive scratch.
     std::array<mmsghdr, kBatch> in_msgs_{};
-    std::array<iovec, kBatch> in_iov_{};
+    std::array<std::array<iovec, 2>, kBatch> in_iov_{};
+    // The tail of a datagram too long for a frame slot lands here; such a
+    // datagram is then sent to the namespace in IPv4/IPv6 fragments.
+    std::array<std::array<std::byte, kSpill>, kBatch> in_spill_{};
+    std::vector<std::byte> big_;  // UDP header + payload of that datagram
+    std::uint32_t frag_id_ = 0;
     std::array<sockaddr_storage, kBatch> in_addr_{};
-    std::array<std::size_t, kBatch> in_lens_{};
+    std::array<std::size_t, 2 * kBatch> in_lens_{};  // fragments take more than one
 
     log::RateLimit sock_warn_{std::chrono::seconds(10)};
 };
@@ -202,7 +233,8 @@ UdpEngine::Impl::Impl(const UdpConfig& cfg, FrameSink& sink, Poller& poller)
       log_(log::tap()),
       flows_(cfg.max_flows),
       map_(cfg.max_flows),
-      stage_(kStageBytes) {
+      stage_(kStageBytes),
+      big_(65536 + kSpill) {
     free_.reserve(cfg.max_flows);
     active_.reserve(cfg.max_flows);
     for (std::size_t i = cfg.max_flows; i > 0; --i) {
@@ -219,7 +251,8 @@ UdpEngine::Impl::~Impl() {
 // ---------------------------------------------------------------------------
 // Flow table
 
-Flow* UdpEngine::Impl::lookup_or_open(const Key& key, UdpTime now, int reply_fd) {
+Flow* UdpEngine::Impl::lookup_or_open(const Key& key, UdpTime now, int reply_fd,
+                                      const InAny* first_dst) {
     if (const auto it = map_.find(key); it != map_.end()) {
         return &flows_[it->second];
     }
@@ -251,6 +284,11 @@ Flow* UdpEngine::Impl::lookup_or_open(const Key& key, UdpTime now, int reply_fd)
     } else {
         (void)setsockopt(fd.get(), SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one));
         (void)setsockopt(fd.get(), SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
+    }
+    if (reply_fd < 0 && first_dst != nullptr &&
+        !bind_outbound_if(fd.get(), *first_dst, v4 ? cfg_.outbound_if4 : cfg_.outbound_if6)) {
+        ++stats_.dropped_no_socket;
+        return nullptr;
     }
     if (reply_fd < 0) {
         InAny local = v4 ? InAny::from(cfg_.outbound4.value_or(Ip4{}))
@@ -364,12 +402,12 @@ void UdpEngine::Impl::on_datagram(const Endpoints& ep, std::span<const std::byte
     if (out_count_ == kBatch || stage_.size() - stage_used_ < payload.size()) {
         flush();
     }
-    Flow* f = lookup_or_open(Key{ep.ns_addr, ep.ns_port}, now);
+    InAny dst = map_to_host(cfg_, ep.peer_addr, ep.peer_port);
+    Flow* f = lookup_or_open(Key{ep.ns_addr, ep.ns_port}, now, -1, &dst);
     if (f == nullptr) {
         return;
     }
     f->last = now;
-    InAny dst = map_to_host(cfg_, ep.peer_addr, ep.peer_port);
     if (const InAny* real = forwarded_client(*f, ep.peer_addr, ep.peer_port)) {
         dst = *real;
     } else if (dst != ep.peer_addr) {
@@ -499,19 +537,23 @@ void UdpEngine::Impl::receive(Flow& f, std::uint32_t idx, UdpTime now) {
     const bool v4 = f.key.addr.is_v4();
     const std::size_t hlen = udp_header_len(v4);
     for (unsigned round = 0; round < kRounds; ++round) {
-        const std::size_t want = std::min(sink_.free_slots(), kBatch);
+        // One slot stays spare when possible: a datagram too long for one
+        // frame takes two (or more at a small MTU).
+        const std::size_t free = sink_.free_slots();
+        const std::size_t want = std::min(free > 1 ? free - 1 : free, kBatch);
         if (want == 0) {
             return;  // level-triggered: the socket is reported again later
         }
         for (std::size_t i = 0; i < want; ++i) {
             const auto slot = sink_.slot(i);
             const std::size_t room = std::min(slot.size() - hlen, kMaxUdpPayload);
-            in_iov_[i] = iovec{slot.data() + hlen, room};
+            in_iov_[i][0] = iovec{slot.data() + hlen, room};
+            in_iov_[i][1] = iovec{in_spill_[i].data(), kSpill};
             in_msgs_[i] = mmsghdr{};
             in_msgs_[i].msg_hdr.msg_name = &in_addr_[i];
             in_msgs_[i].msg_hdr.msg_namelen = sizeof(in_addr_[i]);
-            in_msgs_[i].msg_hdr.msg_iov = &in_iov_[i];
-            in_msgs_[i].msg_hdr.msg_iovlen = 1;
+            in_msgs_[i].msg_hdr.msg_iov = in_iov_[i].data();
+            in_msgs_[i].msg_hdr.msg_iovlen = 2;
         }
         const int n = recvmmsg(f.sock.get(), in_msgs_.data(), static_cast<unsigned>(want),
                                MSG_DONTWAIT, nullptr);
@@ -519,12 +561,18 @@ void UdpEngine::Impl::receive(Flow& f, std::uint32_t idx, UdpTime now) {
             return;  // EAGAIN, or an error the error queue will explain
         }
         f.last = now;
+        const auto count = static_cast<std::size_t>(n);
 
         // Frame each datagram in place; a dropped one leaves a gap that the
         // next good one fills, because only the first slots can be committed.
+        // A datagram sent in fragments needs more slots than it had: the
+        // datagrams behind it move up by `shift` slots to make room, so the
+        // namespace still gets them in the order they came.
         std::size_t kept = 0;
-        for (std::size_t j = 0; j < static_cast<std::size_t>(n); ++j) {
+        std::size_t shift = 0;
+        for (std::size_t j = 0; j < count; ++j) {
             const mmsghdr& m = in_msgs_[j];
+            const std::size_t at = j + shift;  // the slot holding datagram j
             InAny real;
             std::uint16_t port = 0;
             InAny shown;
@@ -536,11 +584,38 @@ void UdpEngine::Impl::receive(Flow& f, std::uint32_t idx, UdpTime now) {
                 ++stats_.dropped_unmapped;
                 continue;
             }
-            if (kept != j) {
-                std::memmove(sink_.slot(kept).data() + hlen, sink_.slot(j).data() + hlen,
+            const Endpoints ep{f.key.addr, shown, f.key.port, port};
+            const std::size_t room = in_iov_[j][0].iov_len;
+            if (m.msg_len > room) {
+                const std::size_t pieces = fragments_needed(v4, m.msg_len);
+                const std::size_t extra = pieces - 1;
+                if (pieces == 0 || count + shift + extra > std::min(free, in_lens_.size())) {
+                    ++stats_.dropped_too_big;  // no slots to spare now: UDP may lose
+                    continue;
+                }
+                std::memcpy(big_.data() + kUdpHeaderLen, sink_.slot(at).data() + hlen, room);
+                std::memcpy(big_.data() + kUdpHeaderLen + room, in_spill_[j].data(),
+                            m.msg_len - room);
+                for (std::size_t k = count; k-- > j + 1;) {
+                    const std::size_t len = std::min<std::size_t>(in_msgs_[k].msg_len, room);
+                    std::memmove(sink_.slot(k + shift + extra).data() + hlen,
+                                 sink_.slot(k + shift).data() + hlen, len);
+                }
+                shift += extra;
+                if (write_fragments(ep, m.msg_len, kept) != pieces) {
+                    ++stats_.dropped_too_big;
+                    continue;
+                }
+                kept += pieces;
+                ++stats_.datagrams_to_ns;
+                ++stats_.fragmented_to_ns;
+                stats_.bytes_to_ns += m.msg_len;
+                continue;
+            }
+            if (kept != at) {
+                std::memmove(sink_.slot(kept).data() + hlen, sink_.slot(at).data() + hlen,
                              m.msg_len);
             }
-            const Endpoints ep{f.key.addr, shown, f.key.port, port};
             const std::size_t len =
                 write_udp_headers(sink_.slot(kept), cfg_.our_mac, ns_mac(), ep, m.msg_len);
             if (len == 0) {
@@ -554,12 +629,84 @@ void UdpEngine::Impl::receive(Flow& f, std::uint32_t idx, UdpTime now) {
         if (kept > 0) {
             sink_.commit(kept, in_lens_.data());
         }
-        if (static_cast<std::size_t>(n) < want) {
+        if (count < want) {
             return;  // drained
         }
     }
     SPDLOG_LOGGER_TRACE(&log_, "[U{} udp] more to read after {} rounds", idx, kRounds);
     (void)idx;
+}
+
+// Bytes of the UDP datagram each fragment carries: as many as the tap MTU
+// and a frame slot allow, a multiple of 8 (RFC 791 section 3.2).
+std::size_t UdpEngine::Impl::fragment_chunk(bool v4) const {
+    const std::size_t ip_len = v4 ? kIpv4HeaderLen : kIpv6HeaderLen + 8;
+    const std::size_t mtu = std::min<std::size_t>(cfg_.mtu, sink_.slot_size() - kEthHeaderLen);
+    return mtu > ip_len ? (mtu - ip_len) & ~std::size_t{7} : 0;
+}
+
+// Fragments a payload of `len` bytes takes, or 0 when it cannot be sent.
+std::size_t UdpEngine::Impl::fragments_needed(bool v4, std::size_t len) const {
+    const std::size_t chunk = fragment_chunk(v4);
+    const std::size_t l4_len = kUdpHeaderLen + len;
+    if (chunk == 0 || len > kMaxUdpPayload) {
+        return 0;
+    }
+    const std::size_t n = (l4_len + chunk - 1) / chunk;
+    return n <= kBatch ? n : 0;
+}
+
+// Writes the datagram in big_ (a payload of `len` bytes behind room for the
+// UDP header) as IPv4 fragments or IPv6 packets with a fragment header
+// (RFC 8200 section 4.5) into the free slots from `first` on, their lengths
+// into in_lens_. The UDP checksum covers the whole datagram. Returns the
+// number of fragments written.
+std::size_t UdpEngine::Impl::write_fragments(const Endpoints& ep, std::size_t len,
+                                             std::size_t first) {
+    const bool v4 = ep.ns_addr.is_v4();
+    const std::size_t l4_len = kUdpHeaderLen + len;
+    const auto l4 = std::span(big_).first(l4_len);
+    put16(l4, 0, ep.peer_port);
+    put16(l4, 2, ep.ns_port);
+    put16(l4, 4, static_cast<std::uint16_t>(l4_len));
+    put16(l4, 6, 0);
+    const std::uint16_t sum = l4_checksum(ep.peer_addr, ep.ns_addr, kProtoUdp, l4);
+    put16(l4, 6, sum == 0 ? 0xffff : sum);  // RFC 768: zero means "no checksum"
+
+    const std::size_t chunk = fragment_chunk(v4);
+    const std::size_t count = fragments_needed(v4, len);
+    const std::uint32_t id = ++frag_id_;
+    for (std::size_t i = 0; i < count; ++i) {
+        const std::size_t off = i * chunk;
+        const std::size_t n = std::min(chunk, l4_len - off);
+        const bool more = off + n < l4_len;
+        const auto slot = sink_.slot(first + i);
+        const std::size_t hdr =
+            write_ip_headers(slot, cfg_.our_mac, ns_mac(), ep.peer_addr, ep.ns_addr,
+                             v4 ? kProtoUdp : kIpv6FragmentHeader, n + (v4 ? 0 : 8));
+        if (hdr == 0) {
+            return 0;
+        }
+        std::size_t at = hdr;
+        if (v4) {
+            const auto ip = slot.subspan(kEthHeaderLen, kIpv4HeaderLen);
+            put16(ip, 4, static_cast<std::uint16_t>(id));
+            put16(ip, 6, static_cast<std::uint16_t>((more ? 0x2000 : 0) | (off / 8)));
+            put16(ip, 10, 0);
+            put16(ip, 10, csum_fold(csum_add(ip)));
+        } else {
+            const auto fh = slot.subspan(hdr, 8);
+            fh[0] = std::byte{kProtoUdp};
+            fh[1] = std::byte{0};
+            put16(fh, 2, static_cast<std::uint16_t>(off | (more ? 1 : 0)));
+            put16(fh, 4, static_cast<std::uint16_t>(id >> 16));
+            put16(fh, 6, static_cast<std::uint16_t>(id & 0xffff));
+            at += 8;
+        }
+        std::memcpy(slot.data() + at, l4.data() + off, n);
+        in_lens_[first + i] = at + n;
+    }
+    return count;
 }
 
 // ICMP errors the host received for datagrams of this flow.

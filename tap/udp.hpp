@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "daemon/base/inet.hpp"
 #include "tap/address_map.hpp"
@@ -35,8 +36,11 @@ struct UdpConfig : AddressMapConfig {
     const Mac* ns_mac = nullptr;             // read per frame; null: broadcast
     std::size_t max_flows = 1024;            // beyond this, the least recently used flow is closed
     std::chrono::seconds idle_timeout{180};  // as pasta's UDP flows
+    unsigned mtu = 65520;                    // tap MTU: larger datagrams go in fragments
     std::optional<Ip4> outbound4;            // bound before use (port: the namespace's, else 0)
     std::optional<Ip6> outbound6;
+    std::string outbound_if4;  // SO_BINDTODEVICE at open; empty: none
+    std::string outbound_if6;
 };
 
 class UdpEngine {
@@ -54,6 +58,7 @@ public:
         std::uint64_t dropped_no_socket = 0;  // socket() or bind() failed
         std::uint64_t icmp_errors_to_ns = 0;  // port unreachable relayed
         std::uint64_t forwarded_to_ns = 0;    // from a forwarded port's client
+        std::uint64_t fragmented_to_ns = 0;   // too long for one frame: sent in fragments
     };
 
     // `sink` and `poller` must outlive the engine.

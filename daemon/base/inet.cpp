@@ -15,7 +15,8 @@ namespace {
 template <std::size_t N>
 bool pton(int family, std::string_view text, std::array<std::uint8_t, N>& out) {
     char buf[INET6_ADDRSTRLEN + 1];
-    if (text.empty() || text.size() >= sizeof(buf)) {
+    // A NUL inside would end the C string early: "2001:db8::\0junk" is not an address.
+    if (text.empty() || text.size() >= sizeof(buf) || text.find('\0') != text.npos) {
         return false;
     }
     std::memcpy(buf, text.data(), text.size());

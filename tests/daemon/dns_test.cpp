@@ -35,6 +35,24 @@ TEST(ResolvConfTest, GarbageIsIgnored) {
     EXPECT_TRUE(rc.search.empty());
 }
 
+TEST(ResolvConfTest, TruncatedAndBinaryEntriesAreSkippedAndTheRestIsRead) {
+    using namespace std::string_literals;
+    const std::string text =
+        "nameserver 192.0.2\n"             // truncated address
+        "nameserver 192.0.2.1.5\n"         // one part too many
+        "nameserver 2001:db8::\x00\x01\n"  // binary inside
+        "nameserver 2001:db8:\n"           // truncated IPv6
+        "nameserver %eth0\n"               // a zone alone
+        "search \x00\n"s +
+        std::string(100000, 'x') +  // one very long line
+        "\nnameserver 192.0.2.53\nnameserver 2001:db8::53%eth0\nnameserver"s;
+    const auto rc = parse_resolv_conf(text);
+    ASSERT_EQ(rc.ns4.size(), 1u);
+    EXPECT_EQ(rc.ns4[0], a4("192.0.2.53"));
+    ASSERT_EQ(rc.ns6.size(), 1u);
+    EXPECT_EQ(rc.ns6[0], a6("2001:db8::53"));
+}
+
 TEST(ResolvConfTest, PathComesFromEnvironmentWhenSet) {
     ::setenv("PASTAD_RESOLV_CONF", "/tmp/some-resolv.conf", 1);
     EXPECT_EQ(resolv_conf_path(), "/tmp/some-resolv.conf");
@@ -121,6 +139,41 @@ TEST(DnsPlanTest, SearchListFromOptionOrHost) {
     EXPECT_EQ(plan_dns(cfg, host, std::nullopt, std::nullopt).search, host.search);
     cfg.search = {"mine.example"};
     EXPECT_EQ(plan_dns(cfg, host, std::nullopt, std::nullopt).search, cfg.search);
+}
+
+// pasta's namespace mode hands out no nameservers and no search list over
+// DHCP, DHCPv6 or router advertisements unless --dhcp-dns / --dhcp-search.
+DnsPlan sample_plan() {
+    DnsPlan p;
+    p.ns4 = {a4("192.0.2.53")};
+    p.ns6 = {a6("2001:db8::53")};
+    p.search = {"example.test"};
+    return p;
+}
+
+TEST(DnsAnnouncementTest, NothingIsAnnouncedByDefault) {
+    const auto told = announced_dns(Config{}, sample_plan());
+    EXPECT_TRUE(told.ns4.empty());
+    EXPECT_TRUE(told.ns6.empty());
+    EXPECT_TRUE(told.search.empty());
+}
+
+TEST(DnsAnnouncementTest, DhcpDnsAnnouncesNameserversOnly) {
+    Config c;
+    c.dhcp_dns = true;
+    const auto told = announced_dns(c, sample_plan());
+    EXPECT_EQ(told.ns4, std::vector<Ip4>{a4("192.0.2.53")});
+    EXPECT_EQ(told.ns6, std::vector<Ip6>{a6("2001:db8::53")});
+    EXPECT_TRUE(told.search.empty());
+}
+
+TEST(DnsAnnouncementTest, DhcpSearchAnnouncesSearchListOnly) {
+    Config c;
+    c.dhcp_search = true;
+    const auto told = announced_dns(c, sample_plan());
+    EXPECT_TRUE(told.ns4.empty());
+    EXPECT_TRUE(told.ns6.empty());
+    EXPECT_EQ(told.search, std::vector<std::string>{"example.test"});
 }
 
 }  // namespace

@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-// tests/fuzz/frame_fuzz.cpp - libFuzzer target: frame parsers, builders and ARP/NDP responders
+// tests/fuzz/frame_fuzz.cpp - libFuzzer target: frame parsers, builders, ARP/NDP/DHCP responders
 //
-// Each input is parsed as a tap frame and then by every L4 parser and both
-// responders. Besides the sanitizers' memory checks, it asserts properties:
-// whatever a responder writes parses back as a frame, and a TCP or UDP
-// packet that parses rebuilds into a frame that parses to the same values.
+// Each input is parsed as a tap frame (a fragment goes to the reassembler)
+// and then by every L4 parser, both responders and, for UDP to port 67 or
+// 547, the DHCP and DHCPv6 servers. Besides the sanitizers' memory checks,
+// it asserts properties: whatever a responder writes parses back as a frame
+// (and, for DHCP, as a UDP datagram from the server port to the client's),
+// a message reported malformed gets no answer, and a TCP or UDP packet that
+// parses rebuilds into a frame that parses to the same values.
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -16,8 +20,11 @@
 #include "fuzz_frames.hpp"
 #include "tap/arp.hpp"
 #include "tap/checksum.hpp"
+#include "tap/dhcp.hpp"
+#include "tap/dhcpv6.hpp"
 #include "tap/frame.hpp"
 #include "tap/ndp.hpp"
+#include "tap/reassembly.hpp"
 
 namespace pastad::tap::fuzz {
 namespace {
@@ -92,6 +99,37 @@ void check_reply(std::size_t len) {
     require(parse_frame(std::span(out_buffer()).first(len), why).has_value());
 }
 
+// A DHCP or DHCPv6 answer is a UDP datagram from the server's port to `dport`.
+void check_dhcp_reply(std::size_t len, bool malformed, std::uint16_t sport, std::uint16_t dport) {
+    if (malformed) {
+        require(len == 0);
+    }
+    if (len == 0) {
+        return;
+    }
+    require(len <= out_buffer().size());
+    DropReason why = DropReason::None;
+    const auto g = parse_frame(std::span(out_buffer()).first(len), why);
+    require(g.has_value());
+    const auto q = parse_udp(*g, why);
+    require(q.has_value());
+    require(q->sport == sport && q->dport == dport);
+}
+
+void serve_dhcp(const Frame& f, const UdpPacket& p) {
+    static const DhcpServer dhcp(dhcp_config());
+    static const Dhcpv6Server dhcpv6(dhcpv6_config());
+    bool malformed = false;
+    if (f.is_v4() && p.dport == kDhcpServerPort) {
+        const std::size_t n = dhcp.handle(f, p, out_buffer(), malformed);
+        check_dhcp_reply(n, malformed, kDhcpServerPort, kDhcpClientPort);
+    } else if (f.is_v6() && p.dport == kDhcpv6ServerPort) {
+        const std::size_t n = dhcpv6.handle(f, p, out_buffer(), malformed);
+        // Answered to the port it came from, normally 546 (RFC 8415 section 7.2).
+        check_dhcp_reply(n, malformed, kDhcpv6ServerPort, p.sport);
+    }
+}
+
 void tcp_round_trip(const Frame& f, const TcpPacket& p) {
     const Endpoints ep{f.dst_ip, f.src_ip, p.dport, p.sport};
     const std::size_t n = build_tcp_frame(out_buffer(), our_mac(), ns_mac(), ep, p.seg);
@@ -123,6 +161,34 @@ void udp_round_trip(const Frame& f, const UdpPacket& p) {
     require(std::memcmp(q->payload.data(), p.payload.data(), p.payload.size()) == 0);
 }
 
+// Fragments go through one reassembler that lives across inputs, so
+// pieces of different inputs meet; a completed datagram must parse as the
+// data plane would parse it.
+void reassemble(std::span<const std::byte> bytes) {
+    static Reassembler reasm;
+    static Reassembler::Clock::time_point now{};
+    FragmentInfo frag;
+    DropReason why = DropReason::None;
+    const auto f = parse_fragment(bytes, frag, why);
+    if (!f || !frag.is_fragment) {
+        return;
+    }
+    now += std::chrono::milliseconds(100);
+    reasm.expire(now);
+    const auto whole = reasm.add(*f, frag, now);
+    require(reasm.pending() <= Reassembler::kContexts);
+    if (!whole) {
+        return;
+    }
+    require(whole->size() <= Reassembler::kMaxLen);
+    Frame g = *f;
+    g.l4 = *whole;
+    touch(g.l4);
+    if (const auto u = parse_udp(g, why)) {
+        touch(u->payload);
+    }
+}
+
 void run(std::span<const std::byte> bytes) {
     static ArpResponder arp(our_mac(), ns_addr4());
     static const NdpResponder ndp(ndp_config());
@@ -132,6 +198,7 @@ void run(std::span<const std::byte> bytes) {
     require(f.has_value() == (why == DropReason::None));
     require(to_string(why) != nullptr);
     if (!f) {
+        reassemble(bytes);
         return;
     }
     touch(f->l3);
@@ -148,6 +215,7 @@ void run(std::span<const std::byte> bytes) {
             touch(u->payload);
             if (verify) {
                 udp_round_trip(*f, *u);
+                serve_dhcp(*f, *u);
             }
         }
         if (const auto i = parse_icmp(*f, why, verify)) {

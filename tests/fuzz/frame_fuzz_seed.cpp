@@ -3,7 +3,9 @@
 //
 // Usage: frame_fuzz_seed DIR. Creates DIR and writes one file per frame kind
 // (TCP SYN and data, UDP, ICMP echo, ARP request, NS, RS, IPv6 with
-// extension headers), each once as is and once with the repair bit set.
+// extension headers, DHCP DISCOVER and REQUEST, DHCPv6 SOLICIT and
+// INFORMATION-REQUEST, UDP fragments), each once as is and once with the
+// repair bit set.
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -13,7 +15,11 @@
 
 #include "fuzz_frames.hpp"
 #include "tap/arp.hpp"
+#include "tap/checksum.hpp"
+#include "tap/dhcp.hpp"
+#include "tap/dhcpv6.hpp"
 #include "tap/frame.hpp"
+#include "tap/ip_header.hpp"
 #include "tap/ndp.hpp"
 
 namespace pastad::tap::fuzz {
@@ -21,9 +27,11 @@ namespace {
 
 using Bytes = std::vector<std::byte>;
 
-Bytes sized(Bytes b, std::size_t n) {
-    b.resize(n);
-    return b;
+// The first `n` bytes of `b`. Takes `b` by reference: callers pass a
+// builder's call as `n` that fills `b`, and a by-value parameter may be
+// copied before that call runs (clang evaluates arguments left to right).
+Bytes sized(const Bytes& b, std::size_t n) {
+    return {b.begin(), b.begin() + static_cast<std::ptrdiff_t>(n)};
 }
 
 Bytes payload(std::size_t n) {
@@ -40,6 +48,97 @@ Endpoints from_ns(bool v4) {
     const InAny peer =
         v4 ? InAny::from(*Ip4::parse("192.0.2.80")) : InAny::from(*Ip6::parse("2001:db8:1::80"));
     return Endpoints{peer, ns, 80, 40000};  // swapped: builders write peer -> ns
+}
+
+Bytes octets(std::initializer_list<int> v) {
+    Bytes b;
+    for (int x : v) {
+        b.push_back(static_cast<std::byte>(x));
+    }
+    return b;
+}
+
+// A BOOTREQUEST from the namespace's MAC with the magic cookie, then `options`.
+Bytes dhcp_message(std::initializer_list<int> options) {
+    Bytes m(240);
+    m[0] = m[1] = std::byte{1};
+    m[2] = std::byte{6};
+    m[4] = std::byte{0x5e};  // transaction id
+    std::memcpy(m.data() + 28, ns_mac().b.data(), 6);
+    const Bytes cookie = octets({99, 130, 83, 99});
+    std::memcpy(m.data() + 236, cookie.data(), 4);
+    const Bytes opts = octets(options);
+    m.insert(m.end(), opts.begin(), opts.end());
+    return m;
+}
+
+void add_dhcp_seeds(std::vector<std::pair<std::string, Bytes>>& out) {
+    Bytes b(2048);
+    // DHCP: from 0.0.0.0:68 to 255.255.255.255:67 (Endpoints name the
+    // destination first, as builders write peer -> ns).
+    const Endpoints v4{InAny::from(Ip4::from_host(0xffffffff)), InAny::from(Ip4{}), kDhcpServerPort,
+                       kDhcpClientPort};
+    // DISCOVER asking for mask, router, DNS, MTU and the search list.
+    const Bytes discover = dhcp_message({53, 1, 1, 55, 5, 1, 3, 6, 26, 119, 255});
+    out.emplace_back("dhcp-discover",
+                     sized(b, build_udp_frame(b, ns_mac(), our_mac(), v4, discover)));
+    // REQUEST for the offered address from the offering server.
+    const Bytes req =
+        dhcp_message({53, 1, 3, 50, 4, 10, 0, 2, 15, 54, 4, 10, 0, 2, 2, 55, 2, 1, 3, 255});
+    out.emplace_back("dhcp-request", sized(b, build_udp_frame(b, ns_mac(), our_mac(), v4, req)));
+
+    // DHCPv6: from fe80::5054:ff:fe12:3456:546 to ff02::1:2:547.
+    const Endpoints v6{InAny::from(*Ip6::parse("ff02::1:2")),
+                       InAny::from(link_local_from_mac(ns_mac())), kDhcpv6ServerPort,
+                       kDhcpv6ClientPort};
+    // SOLICIT: client id (DUID-LL), IA_NA, rapid commit, option request (23, 24).
+    const Bytes solicit =
+        octets({1,    0xab, 0xcd, 0xef, 0, 1,  0, 10, 0, 3, 0, 1,  0x52, 0x54, 0, 0x12,
+                0x34, 0x56, 0,    3,    0, 12, 0, 0,  0, 1, 0, 0,  0,    0,    0, 0,
+                0,    0,    0,    14,   0, 0,  0, 6,  0, 4, 0, 23, 0,    24});
+    out.emplace_back("dhcpv6-solicit",
+                     sized(b, build_udp_frame(b, ns_mac(), our_mac(), v6, solicit)));
+    // INFORMATION-REQUEST: client id and option request only.
+    const Bytes info = octets({11,   1, 2,    3,    0,    1, 0, 10, 0, 3, 0,  1, 0x52,
+                               0x54, 0, 0x12, 0x34, 0x56, 0, 6, 0,  4, 0, 23, 0, 24});
+    out.emplace_back("dhcpv6-info", sized(b, build_udp_frame(b, ns_mac(), our_mac(), v6, info)));
+}
+
+// Both halves of a 100-byte UDP datagram (header and 92 bytes of payload)
+// split at 48, as IPv4 fragments and as IPv6 packets with a fragment header.
+void add_fragment_seeds(std::vector<std::pair<std::string, Bytes>>& out) {
+    for (const bool v4 : {true, false}) {
+        Bytes whole(2048);
+        whole.resize(build_udp_frame(whole, ns_mac(), our_mac(), from_ns(v4), payload(92)));
+        const std::size_t hdr = kEthHeaderLen + (v4 ? kIpv4HeaderLen : kIpv6HeaderLen);
+        const auto ep = from_ns(v4);
+        for (const bool first : {true, false}) {
+            const std::size_t off = first ? 0 : 48;
+            const std::size_t len = first ? 48 : whole.size() - hdr - 48;
+            const std::size_t ext = v4 ? 0 : 8;
+            Bytes b(hdr + ext + len);
+            write_ip_headers(b, ns_mac(), our_mac(), ep.ns_addr, ep.peer_addr, v4 ? kProtoUdp : 44,
+                             ext + len);
+            if (v4) {
+                const unsigned flags = (first ? 0x2000u : 0u) | static_cast<unsigned>(off / 8);
+                b[kEthHeaderLen + 4] = std::byte{0x12};  // identification
+                b[kEthHeaderLen + 6] = static_cast<std::byte>(flags >> 8);
+                b[kEthHeaderLen + 7] = static_cast<std::byte>(flags & 0xff);
+                b[kEthHeaderLen + 10] = b[kEthHeaderLen + 11] = std::byte{0};
+                const std::uint16_t sum =
+                    csum_fold(csum_add(std::span(b).subspan(kEthHeaderLen, kIpv4HeaderLen)));
+                b[kEthHeaderLen + 10] = static_cast<std::byte>(sum >> 8);
+                b[kEthHeaderLen + 11] = static_cast<std::byte>(sum & 0xff);
+            } else {
+                b[hdr] = std::byte{kProtoUdp};
+                b[hdr + 3] = static_cast<std::byte>(off | (first ? 1 : 0));
+                b[hdr + 7] = std::byte{0x12};  // identification
+            }
+            std::memcpy(b.data() + hdr + ext, whole.data() + hdr + off, len);
+            out.emplace_back(std::string("frag") + (v4 ? "4" : "6") + (first ? "-first" : "-last"),
+                             b);
+        }
+    }
 }
 
 std::vector<std::pair<std::string, Bytes>> seeds() {
@@ -126,6 +225,8 @@ std::vector<std::pair<std::string, Bytes>> seeds() {
         ext[ip + 5] = static_cast<std::byte>(plen & 0xff);
         out.emplace_back("udp6-ext", ext);
     }
+    add_dhcp_seeds(out);
+    add_fragment_seeds(out);
     return out;
 }
 
@@ -143,6 +244,15 @@ int main(int argc, char** argv) {
     for (const auto& [name, frame] : pastad::tap::fuzz::seeds()) {
         if (frame.empty()) {
             std::fprintf(stderr, "seed %s: builder failed\n", name.c_str());
+            return 1;
+        }
+        // A seed that does not parse would start the fuzzer behind the first check.
+        pastad::tap::DropReason why = pastad::tap::DropReason::None;
+        pastad::tap::FragmentInfo frag;
+        if (!pastad::tap::parse_frame(frame, why) &&
+            !pastad::tap::parse_fragment(frame, frag, why)) {
+            std::fprintf(stderr, "seed %s does not parse: %s\n", name.c_str(),
+                         pastad::tap::to_string(why));
             return 1;
         }
         for (const char control : {'\0', '\1'}) {

@@ -3,6 +3,8 @@
 #pragma once
 
 #include "daemon/base/inet.hpp"
+#include "tap/dhcp.hpp"
+#include "tap/dhcpv6.hpp"
 #include "tap/ndp.hpp"
 
 namespace pastad::tap::fuzz {
@@ -31,6 +33,32 @@ inline NdpConfig ndp_config() {
     c.prefixes = {Prefix6{ns_addr6(), 64}, Prefix6{*Ip6::parse("2001:db8:1::"), 48}};
     c.ns_addrs = {ns_addr6()};
     c.mtu = 1500;
+    // Router advertisements then carry every option pastad writes.
+    c.rdnss = {*Ip6::parse("2001:db8::53")};
+    c.dnssl = {"example.test", "b.example"};
+    return c;
+}
+
+inline DhcpConfig dhcp_config() {
+    DhcpConfig c;
+    c.our_mac = our_mac();
+    c.addr = ns_addr4();
+    c.prefix_len = 24;
+    c.router = *Ip4::parse("10.0.2.2");
+    c.server = *Ip4::parse("10.0.2.2");
+    c.dns = {*Ip4::parse("10.0.2.3")};
+    c.search = {"example.test", "b.example"};
+    c.mtu = 65520;
+    return c;
+}
+
+inline Dhcpv6Config dhcpv6_config() {
+    Dhcpv6Config c;
+    c.our_mac = our_mac();
+    c.our_ll = *Ip6::parse("fe80::1");
+    c.addr = ns_addr6();
+    c.dns = {*Ip6::parse("2001:db8::53")};
+    c.search = {"example.test"};
     return c;
 }
 

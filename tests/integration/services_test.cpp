@@ -115,7 +115,7 @@ print('from', peer[0], 'answer', '.'.join(str(b) for b in r[-4:]))
 )";
 
 // A DHCPv6 client: SOLICIT with Rapid Commit and an IA_NA; prints the
-// address of the REPLY's IA_NA and the DNS servers.
+// address of the REPLY's IA_NA, the DNS servers and the client FQDN.
 constexpr const char* kDhcpv6Client = R"(
 import socket, struct, sys, ipaddress
 ifname = sys.argv[1]
@@ -140,6 +140,8 @@ for code, v in walk(r[4:]):
             if c2 == 5: print('addr', ipaddress.IPv6Address(v2[:16]))
     if code == 23:
         print('dns', ipaddress.IPv6Address(v[:16]))
+    if code == 39:
+        print('fqdn', v.hex())
 )";
 
 class ServicesTest : public ::testing::Test {
@@ -185,6 +187,32 @@ protected:
                                quote(cmd) + " 2>&1"));
     }
 
+    // Runs the DHCPv6 client above in a namespace pastad spawns with `opts`,
+    // the host's resolv.conf naming 2001:db8::53.
+    CmdResult dhcpv6_exchange(const std::string& opts);
+
+    bool have_udhcpc() {
+        return sh("busybox udhcpc --help >/dev/null 2>&1; busybox --list | grep -qx udhcpc")
+                   .status == 0;
+    }
+
+    // Runs busybox udhcpc in a namespace pastad spawns with `opts`, the
+    // host's resolv.conf naming 192.0.2.53 and example.test; returns the
+    // environment udhcpc gave its script on "bound", empty if it never bound.
+    std::string udhcpc_env(const std::string& opts, CmdResult& r) {
+        const auto conf = file("resolv.conf", "nameserver 192.0.2.53\nsearch example.test\n");
+        const auto script = file("udhcpc.sh", "#!/bin/sh\nenv > " + dir_ + "/udhcpc-$1.env\n");
+        sh("chmod +x " + script);
+        const auto& ifn = sb_->veth_host;
+        r = sh(sb_->in_host("env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " + pastad_binary() +
+                            " -q " + opts + " -- sh -c " +
+                            quote("ip link set " + ifn + " up && busybox udhcpc -i " + ifn +
+                                  " -n -q -s " + script) +
+                            " 2>&1"));
+        std::ifstream env(dir_ + "/udhcpc-bound.env");
+        return std::string((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+    }
+
     std::unique_ptr<Sandbox> sb_;
     std::string dir_;
     int servers_ = 0;
@@ -218,12 +246,33 @@ TEST_F(ServicesTest, UdpEchoOfTenThousandMixedDatagramsComesBackInOrder) {
     const auto server = file("echo_server.py", kEchoServer);
     const auto client = file("echo_client.py", kEchoClient);
     start_up_server(server, "203.0.113.10 7007");
-    // The largest datagram one frame carries at the tap's MTU of 65520
-    // (IPv4 fragments are not reassembled).
+    // The largest datagram one frame carries at the tap's MTU of 65520.
     const auto r =
         in_pastad("--config-net", "python3 " + client + " 203.0.113.10 7007 10000 65492");
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("echoed 10000"), std::string::npos) << r.out;
+}
+
+// The largest UDP datagrams: the namespace's kernel fragments them at the
+// tap MTU and pastad reassembles them; the echoes, too long for one frame,
+// go back in fragments that the namespace's kernel reassembles.
+TEST_F(ServicesTest, UdpEchoOfLargestIpv4DatagramsComesBackWhole) {
+    const auto server = file("echo_server.py", kEchoServer);
+    const auto client = file("echo_client.py", kEchoClient);
+    start_up_server(server, "203.0.113.10 7009");
+    const auto r = in_pastad("--config-net", "python3 " + client + " 203.0.113.10 7009 400 65507");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("echoed 400"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, UdpEchoOfLargestIpv6DatagramsComesBackWhole) {
+    const auto server = file("echo_server.py", kEchoServer);
+    const auto client = file("echo_client.py", kEchoClient);
+    start_up_server(server, "2001:db8:ff::10 7010");
+    const auto r =
+        in_pastad("--config-net", "python3 " + client + " 2001:db8:ff::10 7010 400 65527");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("echoed 400"), std::string::npos) << r.out;
 }
 
 TEST_F(ServicesTest, UdpEchoIpv6ComesBack) {
@@ -289,27 +338,64 @@ TEST_F(ServicesTest, DnsForwardAddressIsAnsweredByHostResolver) {
     EXPECT_NE(r.out.find("from 169.254.1.1 answer 192.0.2.123"), std::string::npos) << r.out;
 }
 
+// --stats: the table reaches standard error once the namespace sends
+// frames (bringing the link up starts IPv6 autoconfiguration).
+TEST_F(ServicesTest, StatsPrintsTableWhenFramesFlow) {
+    const auto r =
+        in_pastad("-f --stats 1", "ip link set " + sb_->veth_host + " up; sleep 2.5; echo done");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("tap-in   tap-out"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("done"), std::string::npos) << r.out;
+}
+
+// Without frames there is nothing to report, so nothing is printed.
+TEST_F(ServicesTest, StatsPrintNothingWithoutEvents) {
+    const auto r = in_pastad("-f --stats 1", "sleep 1.5; echo done");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(r.out.find("tap-in"), std::string::npos) << r.out;
+}
+
 TEST_F(ServicesTest, UdhcpcGetsAddressRouterAndDns) {
-    if (sh("busybox udhcpc --help >/dev/null 2>&1; busybox --list | grep -qx udhcpc").status != 0) {
+    if (!have_udhcpc()) {
         GTEST_SKIP() << "needs busybox udhcpc";
     }
-    const auto conf = file("resolv.conf", "nameserver 192.0.2.53\nsearch example.test\n");
-    const auto script = file("udhcpc.sh", "#!/bin/sh\nenv > " + dir_ + "/udhcpc-$1.env\n");
-    sh("chmod +x " + script);
-    const auto& ifn = sb_->veth_host;
-    const auto r = sh(sb_->in_host(
-        "env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " + pastad_binary() + " -q -- sh -c " +
-        quote("ip link set " + ifn + " up && busybox udhcpc -i " + ifn + " -n -q -s " + script) +
-        " 2>&1"));
+    CmdResult r;
+    const std::string got = udhcpc_env("--dhcp-dns --dhcp-search -H ns-box", r);
     EXPECT_EQ(r.status, 0) << r.out;
-    std::ifstream env(dir_ + "/udhcpc-bound.env");
-    const std::string got((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+    EXPECT_NE(got.find("hostname=ns-box\n"), std::string::npos) << got;
     EXPECT_NE(got.find("ip=198.51.100.2\n"), std::string::npos) << got << r.out;
     EXPECT_NE(got.find("subnet=255.255.255.0\n"), std::string::npos) << got;
     EXPECT_NE(got.find("router=198.51.100.1"), std::string::npos) << got;
     EXPECT_NE(got.find("dns=192.0.2.53"), std::string::npos) << got;
     EXPECT_NE(got.find("search=example.test"), std::string::npos) << got;
     EXPECT_NE(got.find("mtu=65520"), std::string::npos) << got;
+}
+
+// pasta's namespace mode default: an address and a router, but neither
+// nameservers nor search domains unless --dhcp-dns / --dhcp-search.
+TEST_F(ServicesTest, UdhcpcGetsNoDnsByDefault) {
+    if (!have_udhcpc()) {
+        GTEST_SKIP() << "needs busybox udhcpc";
+    }
+    CmdResult r;
+    const std::string got = udhcpc_env("", r);
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(got.find("ip=198.51.100.2\n"), std::string::npos) << got << r.out;
+    EXPECT_NE(got.find("router=198.51.100.1"), std::string::npos) << got;
+    EXPECT_EQ(got.find("dns="), std::string::npos) << got;
+    EXPECT_EQ(got.find("search="), std::string::npos) << got;
+    EXPECT_EQ(got.find("hostname="), std::string::npos) << got;
+}
+
+TEST_F(ServicesTest, UdhcpcGetsSearchListWithoutNameservers) {
+    if (!have_udhcpc()) {
+        GTEST_SKIP() << "needs busybox udhcpc";
+    }
+    CmdResult r;
+    const std::string got = udhcpc_env("--dhcp-search", r);
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_EQ(got.find("dns="), std::string::npos) << got;
+    EXPECT_NE(got.find("search=example.test"), std::string::npos) << got;
 }
 
 TEST_F(ServicesTest, NoDhcpLeavesUdhcpcUnanswered) {
@@ -342,23 +428,42 @@ TEST_F(ServicesTest, SlaacGivesAddressInHostPrefixAndDefaultRoute) {
 }
 
 TEST_F(ServicesTest, Dhcpv6ClientGetsHostAddressAndDns) {
-    const auto conf = file("resolv.conf", "nameserver 2001:db8::53\n");
-    const auto client = file("dhcpv6.py", kDhcpv6Client);
-    const auto& ifn = sb_->veth_host;
-    const auto r = sh(sb_->in_host("env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " +
-                                   pastad_binary() + " -q -- sh -c " +
-                                   quote("ip link set " + ifn +
-                                         " up; for i in $(seq 100); do "
-                                         "ip -6 addr show dev " +
-                                         ifn +
-                                         " scope link | grep -q tentative || break; "
-                                         "sleep 0.1; done; python3 " +
-                                         client + " " + ifn) +
-                                   " 2>&1"));
+    const auto r = dhcpv6_exchange("--dhcp-dns");
     EXPECT_EQ(r.status, 0) << r.out;
     EXPECT_NE(r.out.find("type 7"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("addr 2001:db8::2\n"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("dns 2001:db8::53"), std::string::npos) << r.out;
+}
+
+TEST_F(ServicesTest, Dhcpv6ClientGetsNoDnsByDefault) {
+    const auto r = dhcpv6_exchange("");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("addr 2001:db8::2\n"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("dns "), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("fqdn "), std::string::npos) << r.out;
+}
+
+// Option 39 as the client reads it off the wire: flags 0, then "ns.test".
+TEST_F(ServicesTest, Dhcpv6ClientGetsFqdn) {
+    const auto r = dhcpv6_exchange("--fqdn ns.test");
+    EXPECT_EQ(r.status, 0) << r.out;
+    EXPECT_NE(r.out.find("fqdn 00026e73047465737400\n"), std::string::npos) << r.out;
+}
+
+CmdResult ServicesTest::dhcpv6_exchange(const std::string& opts) {
+    const auto conf = file("resolv.conf", "nameserver 2001:db8::53\n");
+    const auto client = file("dhcpv6.py", kDhcpv6Client);
+    const auto& ifn = sb_->veth_host;
+    return sh(sb_->in_host("env PASTAD_RESOLV_CONF=" + conf + " timeout 60 " + pastad_binary() +
+                           " -q " + opts + " -- sh -c " +
+                           quote("ip link set " + ifn +
+                                 " up; for i in $(seq 100); do "
+                                 "ip -6 addr show dev " +
+                                 ifn +
+                                 " scope link | grep -q tentative || break; "
+                                 "sleep 0.1; done; python3 " +
+                                 client + " " + ifn) +
+                           " 2>&1"));
 }
 
 }  // namespace

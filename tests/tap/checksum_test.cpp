@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
+#include <span>
 #include <vector>
 
 namespace pastad::tap {
@@ -115,6 +117,52 @@ TEST(ChecksumTest, SegmentWithItsChecksumVerifiesToZero) {
     EXPECT_EQ(l4_checksum(s, d, 17, seg), 0);
     seg[20] ^= std::byte{0x40};
     EXPECT_NE(l4_checksum(s, d, 17, seg), 0);
+}
+
+// A sender that leaves the checksum partial stores the pseudo-header sum
+// (not complemented) in the field; completing it must give the full value.
+TEST(ChecksumTest, CompletingAPartialChecksumGivesTheFullOne) {
+    std::mt19937 rng(7);
+    const Ip6 s6 = *Ip6::parse("2001:db8::2");
+    const Ip6 d6 = *Ip6::parse("2001:db8::1");
+    const InAny s = InAny::from(s6);
+    const InAny d = InAny::from(d6);
+    for (const std::size_t len : {20u, 21u, 1400u, 65000u}) {
+        Bytes frame = random_bytes(rng, 14 + 40 + len);  // headers before L4 are left alone
+        const std::size_t start = 54;
+        auto seg = std::span<std::byte>(frame).subspan(start);
+        seg[16] = seg[17] = std::byte{0};
+        const std::uint16_t full = l4_checksum(s, d, 6, seg);
+        const std::uint16_t pseudo = static_cast<std::uint16_t>(
+            ~csum_fold(pseudo_sum6(s6, d6, 6, static_cast<std::uint32_t>(len))));
+        seg[16] = static_cast<std::byte>(pseudo >> 8);
+        seg[17] = static_cast<std::byte>(pseudo & 0xff);
+        const Bytes before_l4(frame.begin(), frame.begin() + start);
+        ASSERT_TRUE(complete_checksum(frame, start, 16)) << len;
+        EXPECT_EQ((static_cast<unsigned>(seg[16]) << 8) | static_cast<unsigned>(seg[17]), full)
+            << len;
+        EXPECT_EQ(l4_checksum(s, d, 6, seg), 0) << len;
+        EXPECT_TRUE(std::equal(before_l4.begin(), before_l4.end(), frame.begin())) << len;
+    }
+}
+
+TEST(ChecksumTest, CompletingAChecksumOutsideTheFrameChangesNothing) {
+    Bytes frame(60, std::byte{0x5a});
+    const Bytes copy = frame;
+    EXPECT_FALSE(complete_checksum(frame, 61, 0));
+    EXPECT_FALSE(complete_checksum(frame, 54, 6));  // the field would end past the frame
+    EXPECT_FALSE(complete_checksum(frame, 40, 19));
+    EXPECT_FALSE(complete_checksum(frame, 40, ~std::size_t{0}));
+    EXPECT_EQ(frame, copy);
+    EXPECT_TRUE(complete_checksum(frame, 40, 18));  // the last two bytes
+}
+
+TEST(ChecksumTest, CompletedZeroIsSentAsAllOnes) {
+    // Data whose sum folds to 0xffff: its complement, the checksum, is 0.
+    Bytes frame{std::byte{0xff}, std::byte{0xff}, std::byte{0}, std::byte{0}};
+    ASSERT_TRUE(complete_checksum(frame, 0, 2));
+    EXPECT_EQ(frame[2], std::byte{0xff});
+    EXPECT_EQ(frame[3], std::byte{0xff});
 }
 
 }  // namespace

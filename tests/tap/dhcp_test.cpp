@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <vector>
@@ -112,6 +113,106 @@ TEST(DhcpServerTest, DiscoverGetsOfferWithConfiguration) {
     EXPECT_EQ(std::to_integer<int>(search[0]), 7);
 }
 
+// What pastad hands the server by default, as pasta's namespace mode does:
+// no nameservers, no search list (daemon/dns.hpp, announced_dns()).
+TEST(DhcpServerTest, NoNameserversOrSearchListLeavesTheirOptionsOut) {
+    auto c = config();
+    c.dns.clear();
+    c.search.clear();
+    const DhcpServer s(c);
+    Bytes out;
+    bool bad = true;
+    const auto len = serve(s, request({53, 1, 1, 55, 3, 6, 119, 15, 255}), out, bad);
+    ASSERT_GT(len, 0u);
+    const auto m = reply_payload(out, len);
+    EXPECT_EQ(option(m, 53), Bytes{std::byte{2}});
+    EXPECT_TRUE(option(m, 6).empty());
+    EXPECT_TRUE(option(m, 119).empty());
+    EXPECT_EQ(option(m, 3).size(), 4u);
+}
+
+Bytes bytes(std::initializer_list<int> v) {
+    Bytes b;
+    for (int x : v) {
+        b.push_back(static_cast<std::byte>(x));
+    }
+    return b;
+}
+
+TEST(DhcpServerTest, HostnameAndFqdnAreSentAsOptions12And81) {
+    auto c = config();
+    c.hostname = "box";
+    c.fqdn = "box.example.test";
+    const DhcpServer s(c);
+    Bytes out;
+    bool bad = true;
+    const auto len = serve(s, request({53, 1, 1, 255}), out, bad);
+    ASSERT_GT(len, 0u);
+    const auto m = reply_payload(out, len);
+    EXPECT_EQ(option(m, 12), bytes({'b', 'o', 'x'}));
+    // Flags E (0x04), RCODE1 and RCODE2 255, then the name in wire format.
+    EXPECT_EQ(option(m, 81), bytes({0x04, 0xff, 0xff, 3,   'b', 'o', 'x', 7,   'e', 'x', 'a',
+                                    'm',  'p',  'l',  'e', 4,   't', 'e', 's', 't', 0}));
+}
+
+// The exact bytes on the wire: the option's code and length right after one
+// another in the frame, not only what the test's option() walk finds.
+TEST(DhcpServerTest, HostnameOptionBytesAppearInTheFrame) {
+    auto c = config();
+    c.hostname = "h1";
+    const DhcpServer s(c);
+    Bytes out;
+    bool bad = true;
+    const auto len = serve(s, request({53, 1, 3, 255}), out, bad);
+    ASSERT_GT(len, 0u);
+    const Bytes want = bytes({12, 2, 'h', '1'});
+    EXPECT_NE(std::search(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(len), want.begin(),
+                          want.end()),
+              out.begin() + static_cast<std::ptrdiff_t>(len));
+}
+
+TEST(DhcpServerTest, NoHostnameOrFqdnByDefault) {
+    const DhcpServer s(config());
+    Bytes out;
+    bool bad = true;
+    const auto len = serve(s, request({53, 1, 1, 255}), out, bad);
+    ASSERT_GT(len, 0u);
+    const auto m = reply_payload(out, len);
+    EXPECT_TRUE(option(m, 12).empty());
+    EXPECT_TRUE(option(m, 81).empty());
+}
+
+// A name whose wire form does not fit one 255-byte option is left out, as
+// pasta does; so is one with an empty label.
+TEST(DhcpServerTest, FqdnTooLongOrInvalidIsLeftOut) {
+    // 251 characters: 253 bytes in wire format, 256 with flags and RCODEs.
+    for (const std::string& name : {std::string(63, 'a') + "." + std::string(63, 'b') + "." +
+                                        std::string(63, 'c') + "." + std::string(59, 'd'),
+                                    std::string("a..b")}) {
+        auto c = config();
+        c.fqdn = name;
+        const DhcpServer s(c);
+        Bytes out;
+        bool bad = true;
+        const auto len = serve(s, request({53, 1, 1, 255}), out, bad);
+        ASSERT_GT(len, 0u);
+        EXPECT_TRUE(option(reply_payload(out, len), 81).empty()) << name;
+    }
+}
+
+TEST(DhcpServerTest, NakCarriesNoHostname) {
+    auto c = config();
+    c.hostname = "box";
+    const DhcpServer s(c);
+    Bytes out;
+    bool bad = false;
+    const auto len = serve(s, request({53, 1, 3, 50, 4, 198, 51, 100, 9, 255}), out, bad);
+    ASSERT_GT(len, 0u);
+    const auto m = reply_payload(out, len);
+    EXPECT_EQ(option(m, 53), Bytes{std::byte{6}});
+    EXPECT_TRUE(option(m, 12).empty());
+}
+
 TEST(DhcpServerTest, RequestForOurAddressGetsAck) {
     const DhcpServer s(config());
     Bytes out;
@@ -166,6 +267,60 @@ TEST(DhcpServerTest, MalformedMessagesAreDroppedAndReported) {
     EXPECT_TRUE(bad);
 }
 
+TEST(DhcpServerTest, EveryTruncationIsDroppedUnlessItEndsBetweenOptions) {
+    const DhcpServer s(config());
+    // REQUEST for our address: type option ends at 243, requested address at 249.
+    const Bytes full = request({53, 1, 3, 50, 4, 198, 51, 100, 2, 255});
+    for (std::size_t n = 0; n < full.size(); ++n) {
+        Bytes out;
+        bool bad = false;
+        const Bytes cut(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
+        const std::size_t len = serve(s, cut, out, bad);
+        if (n == 243 || n == 249) {  // a complete option list without the end option
+            EXPECT_FALSE(bad) << n;
+            EXPECT_GT(len, 0u) << n;
+        } else {
+            EXPECT_TRUE(bad) << n;
+            EXPECT_EQ(len, 0u) << n;
+        }
+    }
+}
+
+TEST(DhcpServerTest, GarbageOptionsAreDroppedOrAnsweredWithAWellFormedFrame) {
+    const DhcpServer s(config());
+    std::uint32_t x = 12345;
+    for (int i = 0; i < 2000; ++i) {
+        Bytes m = request({53, 1, 1});
+        x = x * 1103515245 + 12345;
+        const std::size_t extra = (x >> 8) % 300;
+        for (std::size_t j = 0; j < extra; ++j) {
+            x = x * 1103515245 + 12345;  // any bytes, a fixed sequence
+            m.push_back(static_cast<std::byte>(x >> 16));
+        }
+        Bytes out;
+        bool bad = false;
+        const std::size_t len = serve(s, m, out, bad);
+        if (bad || len == 0) {  // garbage may also hold a type nobody answers
+            EXPECT_EQ(len, 0u);
+            continue;
+        }
+        DropReason why;
+        const auto f = parse_frame(std::span(out).first(len), why);
+        ASSERT_TRUE(f);
+        const auto p = parse_udp(*f, why);
+        ASSERT_TRUE(p);
+        EXPECT_EQ(p->sport, kDhcpServerPort);
+    }
+}
+
+TEST(DhcpServerTest, PadOnlyOptionsAreMalformed) {
+    const DhcpServer s(config());
+    Bytes out;
+    bool bad = false;
+    EXPECT_EQ(serve(s, request({0, 0, 0, 0, 0, 0, 0, 0}), out, bad), 0u);
+    EXPECT_TRUE(bad);
+}
+
 TEST(DomainNamesTest, EncodesLabelsAndSkipsInvalidNames) {
     const auto w = encode_domain_names({"a.example.", "bad..name", std::string(64, 'x'), "b"});
     const Bytes want = {std::byte{1},   std::byte{'a'}, std::byte{7},   std::byte{'e'},
@@ -206,6 +361,28 @@ TEST(RaDnsOptionsTest, RouterAdvertisementCarriesRdnssAndDnssl) {
     }
     EXPECT_TRUE(rdnss);
     EXPECT_TRUE(dnssl);
+}
+
+TEST(RaDnsOptionsTest, NoNameserversOrSearchListLeavesRdnssAndDnsslOut) {
+    NdpConfig c;
+    c.mac = kOurMac;
+    const NdpResponder ndp(c);
+    Bytes out(2048);
+    const auto len = ndp.build_ra(out);
+    ASSERT_GT(len, 0u);
+    DropReason why;
+    const auto f = parse_frame({out.data(), len}, why);
+    ASSERT_TRUE(f);
+    const auto p = parse_icmpv6(*f, why);
+    ASSERT_TRUE(p) << to_string(why);
+    for (std::size_t i = 8; i + 1 < p->data.size();) {
+        const auto type = std::to_integer<int>(p->data[i]);
+        const auto units = std::to_integer<std::size_t>(p->data[i + 1]);
+        ASSERT_GT(units, 0u);
+        EXPECT_NE(type, 25);
+        EXPECT_NE(type, 31);
+        i += 8 * units;
+    }
 }
 
 }  // namespace

@@ -284,6 +284,19 @@ protected:
         engine_->flush(TcpClock::now());
     }
 
+    // A segment within a batch: no flush() after it. `data` must outlive the
+    // next flush(), as a frame from the tap does.
+    void batch_segment(const Endpoints& ep, std::uint32_t seq, std::uint32_t ack,
+                       std::uint8_t flags, std::span<const std::byte> data) {
+        TcpSegment s;
+        s.seq = seq;
+        s.ack = ack;
+        s.flags = flags;
+        s.window = 65535;
+        s.payload = data;
+        engine_->on_segment(ep, s, TcpClock::now());
+    }
+
     void syn(const Endpoints& ep, std::uint32_t seq, std::uint8_t wscale = 0) {
         TcpSegment s;
         s.seq = seq;
@@ -808,6 +821,64 @@ TEST_P(TcpEngineTest, FinWithDataDeliversDataThenEof) {
     EXPECT_EQ(got[0].ack, c.ns_seq + 701);  // data and FIN
     EXPECT_EQ(read_n(c.server.get(), 700), data);
     EXPECT_EQ(wait_eof(c.server.get()), 0);
+}
+
+// The segments of one batch reach the socket together at flush(), in order,
+// and the namespace gets one ACK for all of them.
+TEST_P(TcpEngineTest, SegmentsOfOneBatchAreWrittenAtFlushAndAckedOnce) {
+    auto l = listener(GetParam().loopback);
+    ASSERT_TRUE(l.valid());
+    auto c = establish(l.get(), local_port(l.get()));
+    const Bytes a = pattern(1000, 1), b = pattern(1500, 2), d = pattern(700, 3);
+    batch_segment(c.ep, c.ns_seq, c.our_seq, kAck, a);
+    batch_segment(c.ep, c.ns_seq + 1000, c.our_seq, kAck | kPsh, b);
+    batch_segment(c.ep, c.ns_seq + 2500, c.our_seq, kAck, d);
+    EXPECT_TRUE(take().empty());  // nothing owed at once
+    EXPECT_TRUE(read_n(c.server.get(), 1, 50ms).empty());
+    engine_->flush(TcpClock::now());
+    const auto got = take();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].ack, c.ns_seq + 3200);
+    Bytes all = a;
+    all.insert(all.end(), b.begin(), b.end());
+    all.insert(all.end(), d.begin(), d.end());
+    EXPECT_EQ(read_n(c.server.get(), all.size()), all);
+    EXPECT_EQ(engine_->stats().bytes_from_ns, 3200u);
+}
+
+// A FIN behind gathered data in the same batch ends the stream after it.
+TEST_P(TcpEngineTest, FinBehindGatheredDataDeliversAllThenEof) {
+    auto l = listener(GetParam().loopback);
+    ASSERT_TRUE(l.valid());
+    auto c = establish(l.get(), local_port(l.get()));
+    const Bytes a = pattern(900, 4), b = pattern(400, 5);
+    batch_segment(c.ep, c.ns_seq, c.our_seq, kAck, a);
+    batch_segment(c.ep, c.ns_seq + 900, c.our_seq, kAck | kFin, b);
+    engine_->flush(TcpClock::now());
+    const auto got = take();
+    ASSERT_FALSE(got.empty());
+    EXPECT_EQ(got.back().ack, c.ns_seq + 1301);  // data and FIN
+    Bytes all = a;
+    all.insert(all.end(), b.begin(), b.end());
+    EXPECT_EQ(read_n(c.server.get(), all.size()), all);
+    EXPECT_EQ(wait_eof(c.server.get()), 0);
+}
+
+// A gap after gathered data: the duplicate ACK names the first missing
+// byte, which needs the gathered data written first, not guessed.
+TEST_P(TcpEngineTest, GapAfterGatheredDataGetsDuplicateAckPastIt) {
+    auto l = listener(GetParam().loopback);
+    ASSERT_TRUE(l.valid());
+    auto c = establish(l.get(), local_port(l.get()));
+    const Bytes a = pattern(800, 6), lost = pattern(500, 7);
+    batch_segment(c.ep, c.ns_seq, c.our_seq, kAck, a);
+    batch_segment(c.ep, c.ns_seq + 1300, c.our_seq, kAck, lost);
+    const auto got = take();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].ack, c.ns_seq + 800);
+    EXPECT_EQ(read_n(c.server.get(), 800), a);
+    engine_->flush(TcpClock::now());
+    EXPECT_TRUE(read_n(c.server.get(), 1, 50ms).empty());  // the segment after the gap
 }
 
 TEST_P(TcpEngineTest, HalfCloseBothWaysThenRelease) {

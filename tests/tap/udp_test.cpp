@@ -10,11 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "tap/frame.hpp"
+#include "tap/reassembly.hpp"
 
 namespace pastad::tap {
 namespace {
@@ -136,6 +138,66 @@ TEST_F(UdpEngineTest, DatagramToGatewayReachesLoopbackAndReplyComesFromGateway) 
     EXPECT_EQ(u->dport, 40000);
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(u->payload.data()), u->payload.size()),
               "yo!");
+    close(server);
+}
+
+TEST_F(UdpEngineTest, DatagramTooLongForOneFrameGoesInFragmentsInOrder) {
+    std::uint16_t port = 0;
+    const int server = loopback_socket(port);
+    auto e = make();
+    Endpoints ep = ns_to_gw_;
+    ep.peer_port = port;
+    const Bytes hello{std::byte{'h'}};
+    e->on_datagram(ep, hello, UdpClock::now());
+    e->flush(UdpClock::now());
+    ASSERT_TRUE(readable(server));
+    char buf[16];
+    sockaddr_in from{};
+    socklen_t flen = sizeof(from);
+    ASSERT_EQ(recvfrom(server, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &flen), 1);
+
+    // A small datagram, the largest one IPv4 allows, another small one.
+    Bytes big(65507);
+    for (std::size_t i = 0; i < big.size(); ++i) {
+        big[i] = static_cast<std::byte>(i * 13);
+    }
+    auto* to = reinterpret_cast<sockaddr*>(&from);
+    ASSERT_EQ(sendto(server, "a", 1, 0, to, flen), 1);
+    ASSERT_EQ(sendto(server, big.data(), big.size(), 0, to, flen), 65507);
+    ASSERT_EQ(sendto(server, "b", 1, 0, to, flen), 1);
+    pump(*e);
+
+    ASSERT_EQ(sink_.frames.size(), 4u);  // a, two fragments, b
+    DropReason why;
+    auto first = parse_frame(sink_.frames[0], why);
+    ASSERT_TRUE(first);
+    EXPECT_EQ(parse_udp(*first, why)->payload.size(), 1u);
+    auto last = parse_frame(sink_.frames[3], why);
+    ASSERT_TRUE(last);
+    EXPECT_EQ(parse_udp(*last, why)->payload.size(), 1u);
+
+    Reassembler r;
+    std::optional<std::span<const std::byte>> whole;
+    Frame carrier;
+    for (std::size_t i = 1; i <= 2; ++i) {
+        EXPECT_LE(sink_.frames[i].size(), kEthHeaderLen + 65520) << "beyond the tap MTU";
+        FragmentInfo frag;
+        const auto f = parse_fragment(sink_.frames[i], frag, why);
+        ASSERT_TRUE(f) << to_string(why);
+        ASSERT_TRUE(frag.is_fragment);
+        EXPECT_EQ(frag.more, i == 1);
+        whole = r.add(*f, frag, Reassembler::Clock::now());
+        carrier = *f;
+    }
+    ASSERT_TRUE(whole);
+    carrier.l4 = *whole;
+    const auto u = parse_udp(carrier, why);  // checksum over the whole datagram
+    ASSERT_TRUE(u) << to_string(why);
+    EXPECT_EQ(u->sport, port);
+    EXPECT_EQ(u->dport, 40000);
+    ASSERT_EQ(u->payload.size(), big.size());
+    EXPECT_TRUE(std::equal(big.begin(), big.end(), u->payload.begin()));
+    EXPECT_EQ(e->stats().fragmented_to_ns, 1u);
     close(server);
 }
 

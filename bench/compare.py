@@ -21,6 +21,12 @@
 #                 on 198.18.2.0/24 (slirp's own addressing inside that
 #                 namespace; slirp's sockets leave from <id>-host).
 #
+# The splice rows ("lo-*" tests) measure the loopback forwarding path
+# instead: the client runs on <id>-host's loopback and connects to
+# 127.0.0.1:PORT, a port the translator forwards (-t PORT) to a server in the
+# target namespace "<id>-t". The "loopback" system is the limit: client and
+# server both on <id>-host's loopback, no translator.
+#
 # Nothing is sent anywhere but between these namespaces. Every namespace and
 # process made here is removed on every way out (normal end, exception,
 # SIGINT/SIGTERM); run.sh's trap repeats the namespace clean-up in case this
@@ -44,7 +50,7 @@ CRR_PORT = 7002
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 GIB = float(1 << 30)
 
-SYSTEMS = ["veth", "pastad-uring", "pastad-epoll", "pasta", "slirp4netns"]
+SYSTEMS = ["veth", "pastad-uring", "pastad-epoll", "pasta", "slirp4netns", "loopback"]
 
 # (key, title, iperf3 extra args); rr/crr rows are added separately.
 THROUGHPUT_TESTS = [
@@ -80,6 +86,33 @@ UDP_LADDER = [("100M", 1400), ("1G", 1400), ("4G", 1400), ("10G", 32000)]
 
 def udp_key(key, rate, size):
     return f"{key}:{rate}:{size}"
+
+
+# Splice path: forwarded ports (-t) on the host's loopback, servers in the
+# target namespace. Their reference system is "loopback".
+LO_IPERF_PORT = 5202
+LO_RR_PORT = 7003
+LO_CRR_PORT = 7004
+SPLICE_SYSTEMS = ["loopback", "pastad-uring", "pastad-epoll", "pasta"]
+SPLICE_THROUGHPUT_TESTS = [
+    ("lo-up1", "Splice: host loopback -> namespace (-t), 1 stream", []),
+    ("lo-up4", "Splice: host loopback -> namespace (-t), 4 streams", ["-P", "4"]),
+    ("lo-down1", "Splice: namespace -> host loopback (-t, -R), 1 stream", ["-R"]),
+    ("lo-down4", "Splice: namespace -> host loopback (-t, -R), 4 streams", ["-R", "-P", "4"]),
+]
+SPLICE_RR_TESTS = [
+    ("lo-rr", "Splice: request/response, 1 byte each way over one connection", "rr",
+     LO_RR_PORT),
+    ("lo-crr", "Splice: connect, 1 byte each way, close (CRR)", "crr", LO_CRR_PORT),
+]
+SPLICE_KEYS = {t[0] for t in SPLICE_THROUGHPUT_TESTS + SPLICE_RR_TESTS}
+
+
+def runs_test(system, key):
+    """Whether `system` takes part in test `key` (a UDP key's ladder step counts as its test)."""
+    if key.split(":")[0] in SPLICE_KEYS:
+        return system in SPLICE_SYSTEMS
+    return system != "loopback"
 
 
 def log(msg):
@@ -237,9 +270,10 @@ def read_pid_file(path):
 
 
 class System:
-    def __init__(self, world, name):
+    def __init__(self, world, name, forwards="none"):
         self.w = world
         self.name = name
+        self.forwards = forwards  # -t argument: the splice tests' ports
         self.pid = None
         self.client_ns = None
         self.target_proc = None
@@ -261,6 +295,10 @@ class System:
             self.client_ns = ns
             return ["ip", "netns", "exec", ns]
 
+        if self.name == "loopback":
+            # No translator: splice tests run client and server on <id>-host.
+            return ["ip", "netns", "exec", w.host]
+
         if self.name in ("pastad-uring", "pastad-epoll", "pasta"):
             ns = w.add_ns(f"{w.id}-t")
             self.client_ns = ns
@@ -273,7 +311,8 @@ class System:
                 backend = self.name.split("-")[1]
                 binary = [f"{w.build}/daemon/pastad", f"--io-backend={backend}"]
             args = binary + [
-                "--config-net", "-q", "-t", "none", "-u", "none", "-T", "none", "-U", "none",
+                "--config-net", "-q", "-t", self.forwards, "-u", "none", "-T", "none",
+                "-U", "none",
                 "-P", pid_file, "--netns", f"/run/netns/{ns}",
             ]
             # Both fork once the namespace is usable; exit status 0 means ready.
@@ -346,20 +385,39 @@ class System:
 # Tests
 
 
-def listening(world, port):
-    r = sh(["ip", "netns", "exec", world.up, "ss", "-Htln", f"sport = :{port}"], check=False)
+def listening(world, port, ns=None):
+    r = sh(["ip", "netns", "exec", ns or world.up, "ss", "-Htln", f"sport = :{port}"],
+           check=False)
     return bool(r.stdout.strip())
 
 
-def run_iperf(world, system, prefix, extra, seconds, udp=False):
-    srv = world.spawn(["ip", "netns", "exec", world.up, "iperf3", "-s", "-1", "-B", SERVER,
-                       "-p", str(IPERF_PORT)],
+class Target:
+    """Where a test's server listens and where its client connects."""
+
+    def __init__(self, ns, bind, addr, port):
+        self.ns, self.bind, self.addr, self.port = ns, bind, addr, port
+
+
+def tap_target(world, port):
+    return Target(world.up, SERVER, SERVER, port)
+
+
+def splice_target(world, system, port):
+    # Any address in the target namespace: a translator's splice path may
+    # connect to its loopback or to its own address there.
+    return Target(system.client_ns or world.host, "0.0.0.0", "127.0.0.1", port)
+
+
+def run_iperf(world, system, prefix, extra, seconds, target=None, udp=False):
+    t = target or tap_target(world, IPERF_PORT)
+    srv = world.spawn(["ip", "netns", "exec", t.ns, "iperf3", "-s", "-1", "-B", t.bind,
+                       "-p", str(t.port)],
                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        if not wait_for(lambda: listening(world, IPERF_PORT)):
+        if not wait_for(lambda: listening(world, t.port, t.ns)):
             return {"error": "iperf3 server did not start"}
         before = cpu_ticks(system.pid)
-        cmd = prefix + ["iperf3", "-c", SERVER, "-p", str(IPERF_PORT), "-t", str(seconds),
+        cmd = prefix + ["iperf3", "-c", t.addr, "-p", str(t.port), "-t", str(seconds),
                         "-i", "0.5", "-J", "--connect-timeout", "3000"] + extra
         try:
             r = sh(cmd, check=False, timeout=seconds + 30)
@@ -409,16 +467,17 @@ def run_iperf(world, system, prefix, extra, seconds, udp=False):
     return res
 
 
-def run_rr(world, system, prefix, mode, port, seconds):
+def run_rr(world, system, prefix, mode, port, seconds, target=None):
+    t = target or tap_target(world, port)
     rr_tool = f"{world.build}/bench/rr_tool"
-    srv = world.spawn(["ip", "netns", "exec", world.up, rr_tool, "server", "--addr", SERVER,
-                       "--port", str(port), "--mode", mode, "--max-seconds",
+    srv = world.spawn(["ip", "netns", "exec", t.ns, rr_tool, "server", "--addr", t.bind,
+                       "--port", str(t.port), "--mode", mode, "--max-seconds",
                        str(seconds + 60)], stdout=subprocess.DEVNULL)
     try:
-        if not wait_for(lambda: listening(world, port)):
+        if not wait_for(lambda: listening(world, t.port, t.ns)):
             return {"error": "rr_tool server did not start"}
         before = cpu_ticks(system.pid)
-        cmd = prefix + [rr_tool, "client", "--addr", SERVER, "--port", str(port), "--mode",
+        cmd = prefix + [rr_tool, "client", "--addr", t.addr, "--port", str(t.port), "--mode",
                         mode, "--seconds", str(seconds)]
         try:
             r = sh(cmd, check=False, timeout=seconds + 30)
@@ -487,66 +546,87 @@ def failures(runs):
     return f" ({len(bad)}/{len(runs)} failed: {why})"
 
 
-def report(results, systems, reps):
-    out = []
-    for key, title, _ in THROUGHPUT_TESTS:
-        out.append(f"### {title}\n")
-        out.append("| system | Gbit/s median | min–max | vs veth | stalls | retransmits "
-                   "(median) | translator CPU s/GiB |")
-        out.append("|---|---:|---:|---:|---:|---:|---|")
-        base = row_stats(results["veth"][key], "gbps")[0] if "veth" in systems else None
+def throughput_table(results, systems, key, title, base_sys):
+    out = [f"### {title}\n",
+           f"| system | Gbit/s median | min–max | vs {base_sys} | stalls | retransmits "
+           "(median) | translator CPU s/GiB |",
+           "|---|---:|---:|---:|---:|---:|---|"]
+    base = row_stats(results[base_sys][key], "gbps")[0] if base_sys in systems else None
+    for s in systems:
+        runs = results[s][key]
+        m, lo, hi, ok = row_stats(runs, "gbps")
+        ratio = f"{m / base:.2f}×" if m is not None and base else "—"
+        n_int = sum(r["intervals"] for r in ok)
+        stalls = f"{100.0 * sum(r['stalls'] for r in ok) / n_int:.0f}%" if n_int else "—"
+        retr = med([r.get("retransmits") for r in ok])
+        cpu = cpu_cell(ok, lambda r: r["bytes"] / GIB) if s != base_sys else "— (kernel)"
+        rng = f"{fmt(lo)}–{fmt(hi)}" if m is not None else "—"
+        out.append(f"| {s}{failures(runs)} | {fmt(m)} | {rng} | {ratio} | {stalls} | "
+                   f"{fmt(retr, 0)} | {cpu} |")
+    out.append("")
+    return out
+
+
+def rr_table(results, systems, key, title, base_sys):
+    out = [f"### {title}\n",
+           f"| system | transactions/s median | min–max | vs {base_sys} | p50 µs | p99 µs | "
+           "translator CPU µs/transaction |",
+           "|---|---:|---:|---:|---:|---:|---|"]
+    base = row_stats(results[base_sys][key], "rate")[0] if base_sys in systems else None
+    for s in systems:
+        runs = results[s][key]
+        m, lo, hi, ok = row_stats(runs, "rate")
+        ratio = f"{m / base:.2f}×" if m is not None and base else "—"
+        p50 = med([r["p50_us"] for r in ok])
+        p99 = med([r["p99_us"] for r in ok])
+        cpu = cpu_cell(ok, lambda r: r["transactions"] / 1e6) if s != base_sys else \
+            "— (kernel)"
+        rng = f"{lo:.0f}–{hi:.0f}" if m is not None else "—"
+        mtxt = f"{m:.0f}" if m is not None else "—"
+        out.append(f"| {s}{failures(runs)} | {mtxt} | {rng} | {ratio} | {fmt(p50)} | "
+                   f"{fmt(p99)} | {cpu} |")
+    out.append("")
+    return out
+
+
+def udp_table(results, systems, key, title, base_sys):
+    out = [f"### {title}\n",
+           "| offered | system | sent Gbit/s median | received Gbit/s median | min–max | "
+           f"vs {base_sys} | loss % (median, min–max) | translator CPU s/GiB |",
+           "|---|---|---:|---:|---:|---:|---:|---|"]
+    for rate, size in UDP_LADDER:
+        k = udp_key(key, rate, size)
+        base = row_stats(results[base_sys][k], "gbps")[0] if base_sys in systems else None
         for s in systems:
-            runs = results[s][key]
+            runs = results[s][k]
             m, lo, hi, ok = row_stats(runs, "gbps")
             ratio = f"{m / base:.2f}×" if m is not None and base else "—"
-            n_int = sum(r["intervals"] for r in ok)
-            stalls = f"{100.0 * sum(r['stalls'] for r in ok) / n_int:.0f}%" if n_int else "—"
-            retr = med([r.get("retransmits") for r in ok])
-            cpu = cpu_cell(ok, lambda r: r["bytes"] / GIB) if s != "veth" else "— (kernel)"
+            losses = [r["loss"] for r in ok if r.get("loss") is not None]
+            loss = (f"{fmt(med(losses), 1)} ({fmt(min(losses), 1)}–{fmt(max(losses), 1)})"
+                    if losses else "—")
+            cpu = cpu_cell(ok, lambda r: r["bytes"] / GIB) if s != base_sys else "— (kernel)"
             rng = f"{fmt(lo)}–{fmt(hi)}" if m is not None else "—"
-            out.append(f"| {s}{failures(runs)} | {fmt(m)} | {rng} | {ratio} | {stalls} | "
-                       f"{fmt(retr, 0)} | {cpu} |")
-        out.append("")
+            sent = fmt(med([r.get("sent_gbps") for r in ok]))
+            out.append(f"| {rate}bit/s × {size} B | {s}{failures(runs)} | {sent} | {fmt(m)} | "
+                       f"{rng} | {ratio} | {loss} | {cpu} |")
+    out.append("")
+    return out
+
+
+def report(results, systems, reps):
+    out = []
+    tap_systems = [s for s in systems if s != "loopback"]
+    splice_systems = [s for s in systems if s in SPLICE_SYSTEMS]
+    for key, title, _ in THROUGHPUT_TESTS:
+        out += throughput_table(results, tap_systems, key, title, "veth")
     for key, title, _, _ in RR_TESTS:
-        out.append(f"### {title}\n")
-        out.append("| system | transactions/s median | min–max | vs veth | p50 µs | p99 µs | "
-                   "translator CPU µs/transaction |")
-        out.append("|---|---:|---:|---:|---:|---:|---|")
-        base = row_stats(results["veth"][key], "rate")[0] if "veth" in systems else None
-        for s in systems:
-            runs = results[s][key]
-            m, lo, hi, ok = row_stats(runs, "rate")
-            ratio = f"{m / base:.2f}×" if m is not None and base else "—"
-            p50 = med([r["p50_us"] for r in ok])
-            p99 = med([r["p99_us"] for r in ok])
-            cpu = cpu_cell(ok, lambda r: r["transactions"] / 1e6) if s != "veth" else \
-                "— (kernel)"
-            rng = f"{lo:.0f}–{hi:.0f}" if m is not None else "—"
-            mtxt = f"{m:.0f}" if m is not None else "—"
-            out.append(f"| {s}{failures(runs)} | {mtxt} | {rng} | {ratio} | {fmt(p50)} | "
-                       f"{fmt(p99)} | {cpu} |")
-        out.append("")
+        out += rr_table(results, tap_systems, key, title, "veth")
     for key, title, _ in UDP_TESTS:
-        out.append(f"### {title}\n")
-        out.append("| offered | system | sent Gbit/s median | received Gbit/s median | min–max | "
-                   "vs veth | loss % (median, min–max) | translator CPU s/GiB |")
-        out.append("|---|---|---:|---:|---:|---:|---:|---|")
-        for rate, size in UDP_LADDER:
-            k = udp_key(key, rate, size)
-            base = row_stats(results["veth"][k], "gbps")[0] if "veth" in systems else None
-            for s in systems:
-                runs = results[s][k]
-                m, lo, hi, ok = row_stats(runs, "gbps")
-                ratio = f"{m / base:.2f}×" if m is not None and base else "—"
-                losses = [r["loss"] for r in ok if r.get("loss") is not None]
-                loss = (f"{fmt(med(losses), 1)} ({fmt(min(losses), 1)}–{fmt(max(losses), 1)})"
-                        if losses else "—")
-                cpu = cpu_cell(ok, lambda r: r["bytes"] / GIB) if s != "veth" else "— (kernel)"
-                rng = f"{fmt(lo)}–{fmt(hi)}" if m is not None else "—"
-                sent = fmt(med([r.get("sent_gbps") for r in ok]))
-                out.append(f"| {rate}bit/s × {size} B | {s}{failures(runs)} | {sent} | {fmt(m)} | "
-                           f"{rng} | {ratio} | {loss} | {cpu} |")
-        out.append("")
+        out += udp_table(results, tap_systems, key, title, "veth")
+    for key, title, _ in SPLICE_THROUGHPUT_TESTS:
+        out += throughput_table(results, splice_systems, key, title, "loopback")
+    for key, title, _, _ in SPLICE_RR_TESTS:
+        out += rr_table(results, splice_systems, key, title, "loopback")
     return "\n".join(out)
 
 
@@ -603,12 +683,13 @@ def write_results(path, text):
 
 
 def main():
-    global THROUGHPUT_TESTS, RR_TESTS, UDP_TESTS
+    global THROUGHPUT_TESTS, RR_TESTS, UDP_TESTS, SPLICE_THROUGHPUT_TESTS, SPLICE_RR_TESTS
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--systems", default=",".join(SYSTEMS))
-    ap.add_argument("--tests", default="up1,up4,down1,down4,rr,crr,udp-up,udp-down")
+    ap.add_argument("--tests", default="up1,up4,down1,down4,rr,crr,udp-up,udp-down,"
+                    "lo-up1,lo-up4,lo-down1,lo-down4,lo-rr,lo-crr")
     ap.add_argument("--build", required=True)
     ap.add_argument("--run-id", required=True)
     ap.add_argument("--write", metavar="FILE")
@@ -621,6 +702,17 @@ def main():
         if s not in SYSTEMS:
             sys.exit(f"unknown system {s}; known: {', '.join(SYSTEMS)}")
     tests = set(a.tests.split(","))
+    known = {t[0] for t in THROUGHPUT_TESTS + RR_TESTS + UDP_TESTS + SPLICE_THROUGHPUT_TESTS +
+             SPLICE_RR_TESTS}
+    for t in tests:
+        if t not in known:
+            sys.exit(f"unknown test {t}; known: {', '.join(sorted(known))}")
+    # The translators forward the splice tests' ports only when those run.
+    splice_ports = {LO_IPERF_PORT for t in SPLICE_THROUGHPUT_TESTS if t[0] in tests}
+    splice_ports |= {t[3] for t in SPLICE_RR_TESTS if t[0] in tests}
+    forwards = ",".join(str(p) for p in sorted(splice_ports)) or "none"
+    # Systems with no test to run are not started at all.
+    systems = [s for s in systems if any(runs_test(s, k) for k in tests)]
     secs = int(a.seconds) if a.seconds == int(a.seconds) else a.seconds
 
     # SIGTERM/SIGINT become an exception so that `finally` cleans up.
@@ -631,12 +723,9 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
 
     world = World(a.run_id, os.path.abspath(a.build))
-    all_keys = [t[0] for t in THROUGHPUT_TESTS] + [t[0] for t in RR_TESTS] + \
+    all_keys = [t[0] for t in THROUGHPUT_TESTS + SPLICE_THROUGHPUT_TESTS] + \
+        [t[0] for t in RR_TESTS + SPLICE_RR_TESTS] + \
         [udp_key(t[0], rate, size) for t in UDP_TESTS for rate, size in UDP_LADDER]
-    known = {t[0] for t in THROUGHPUT_TESTS + RR_TESTS + UDP_TESTS}
-    for t in tests:
-        if t not in known:
-            sys.exit(f"unknown test {t}; known: {', '.join(sorted(known))}")
     results = {s: {k: [] for k in all_keys} for s in systems}
     mtus = {}
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -647,22 +736,23 @@ def main():
             # over all of them instead of hitting one.
             for s in systems:
                 log(f"rep {rep + 1}/{a.reps}: {s}")
-                system = System(world, s)
+                system = System(world, s, forwards)
                 try:
                     prefix = system.start()
-                    mtus[s] = system.mtu(prefix)
+                    if s != "loopback":
+                        mtus[s] = system.mtu(prefix)
                     for key, _, extra in THROUGHPUT_TESTS:
-                        if key in tests:
+                        if key in tests and runs_test(s, key):
                             r = run_iperf(world, system, prefix, extra, secs)
                             results[s][key].append(r)
                             log(f"  {key}: {r.get('error') or fmt(r['gbps']) + ' Gbit/s'}")
                     for key, _, mode, port in RR_TESTS:
-                        if key in tests:
+                        if key in tests and runs_test(s, key):
                             r = run_rr(world, system, prefix, mode, port, secs)
                             results[s][key].append(r)
                             log(f"  {key}: {r.get('error') or str(round(r['rate'])) + '/s'}")
                     for key, _, extra in UDP_TESTS:
-                        if key not in tests:
+                        if key not in tests or not runs_test(s, key):
                             continue
                         for rate, size in UDP_LADDER:
                             k = udp_key(key, rate, size)
@@ -672,10 +762,25 @@ def main():
                             results[s][k].append(r)
                             log(f"  {k}: " + (r.get("error") or
                                               f"{fmt(r['gbps'])} Gbit/s, loss {r['loss']}%"))
+                    # Splice rows: the client stays on <id>-host's loopback.
+                    lo_prefix = ["ip", "netns", "exec", world.host]
+                    for key, _, extra in SPLICE_THROUGHPUT_TESTS:
+                        if key in tests and runs_test(s, key):
+                            t = splice_target(world, system, LO_IPERF_PORT)
+                            r = run_iperf(world, system, lo_prefix, extra, secs, t)
+                            results[s][key].append(r)
+                            log(f"  {key}: {r.get('error') or fmt(r['gbps']) + ' Gbit/s'}")
+                    for key, _, mode, port in SPLICE_RR_TESTS:
+                        if key in tests and runs_test(s, key):
+                            t = splice_target(world, system, port)
+                            r = run_rr(world, system, lo_prefix, mode, port, secs, t)
+                            results[s][key].append(r)
+                            log(f"  {key}: {r.get('error') or str(round(r['rate'])) + '/s'}")
                 except RuntimeError as e:
                     log(f"  {s} failed: {e}")
                     for key in all_keys:
-                        if key.split(":")[0] in tests and len(results[s][key]) <= rep:
+                        if key.split(":")[0] in tests and runs_test(s, key) and \
+                                len(results[s][key]) <= rep:
                             results[s][key].append({"error": str(e)})
                 finally:
                     system.stop()
@@ -686,8 +791,10 @@ def main():
     THROUGHPUT_TESTS = [t for t in THROUGHPUT_TESTS if t[0] in tests]
     RR_TESTS = [t for t in RR_TESTS if t[0] in tests]
     UDP_TESTS = [t for t in UDP_TESTS if t[0] in tests]
+    SPLICE_THROUGHPUT_TESTS = [t for t in SPLICE_THROUGHPUT_TESTS if t[0] in tests]
+    SPLICE_RR_TESTS = [t for t in SPLICE_RR_TESTS if t[0] in tests]
     table = report(results, systems, a.reps)
-    mtu_line = ", ".join(f"{s} {mtus.get(s) or '?'}" for s in systems)
+    mtu_line = ", ".join(f"{s} {mtus.get(s) or '?'}" for s in systems if s != "loopback")
     head = [
         f"Run {started.strftime('%Y-%m-%d %H:%M UTC')}: {a.reps} repetition(s) of "
         f"{secs} s per test, systems interleaved round-robin in each repetition.",
@@ -709,6 +816,12 @@ def main():
         "short of CPU); \"received\" and loss are the receiver's (`sum_received`: bytes that "
         "arrived over the test's duration, lost datagrams by sequence number, including those "
         "the receiving iperf3's socket buffer overflowed on); CPU is per GiB received.",
+        "",
+        "Splice rows (\"Splice: ...\"): the client is on the host namespace's loopback and "
+        "connects to 127.0.0.1 at a port the translator forwards (`-t PORT`) to the server in "
+        "its target namespace; \"-R\" rows send from that server to the client. "
+        "\"loopback\" is client and server both on the host's loopback, no translator: the "
+        "limit, and the reference of \"vs loopback\".",
         "",
     ]
     text = "\n".join(head) + "\n" + table

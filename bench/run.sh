@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# bench/run.sh - end-to-end TCP comparison: veth, pastad (uring, epoll), pasta, slirp4netns
+# bench/run.sh - end-to-end TCP and UDP comparison: veth, pastad (uring, epoll), pasta,
+# slirp4netns (tap path), and of the loopback forwarding (splice) path against plain loopback
 #
 # Usage (as root, from anywhere):
 #   bench/run.sh [--reps N] [--quick] [--write] [--seconds S]
-#                [--systems veth,pastad-uring,...] [--tests up1,up4,down1,down4,rr,crr]
-#                [--raw FILE]
+#                [--systems LIST] [--tests LIST] [--raw FILE]
+#
+# --systems, comma-separated (default: all):
+#   veth, pastad-uring, pastad-epoll, pasta, slirp4netns, loopback
+# --tests, comma-separated (default: all):
+#   tap path, every system but loopback (reference: veth):
+#     up1, up4, down1, down4   TCP throughput, 1 or 4 streams, -R for down
+#     rr, crr                  request/response, connect/request/response/close
+#     udp-up, udp-down         UDP (iperf3 -u) at a ladder of fixed offered
+#                              rates: received rate, loss, CPU
+#   splice path, client on the host's loopback to a -t forwarded port; only
+#   loopback (the reference), pastad-uring, pastad-epoll and pasta:
+#     lo-up1, lo-up4, lo-down1, lo-down4, lo-rr, lo-crr
 #
 # Installs what it needs (scripts/install-deps.sh bench), builds pastad and
 # the benchmark tools in Release in build-bench when needed, then runs
@@ -13,7 +25,6 @@
 # and rr_tool through each system and prints a Markdown table. --write also
 # stores it in bench/RESULTS.md (hand-written notes there are kept).
 # --quick: 1 repetition of 3 s per test, for smoke testing.
-# UDP at fixed offered rates: --tests udp-up,udp-down (part of the default set).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,7 +43,7 @@ while (($#)); do
     --quick) reps=1; seconds=3; shift ;;
     --write) write=1; shift ;;
     --systems | --tests | --raw) extra+=("$1" "$2"); shift 2 ;;
-    -h | --help) sed -n '3,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '3,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
     esac
 done

@@ -74,7 +74,7 @@ void NetnsWorker::run(int netns) {
                 return true;
             }
             for (const auto& p : pools_) {
-                if (p.active && !p.error && p.fds.size() < kPoolSize) {
+                if (p.active && !p.error && p.fds.size() < kRefillBelow) {
                     return true;
                 }
             }
@@ -131,6 +131,9 @@ Result<UniqueFd> NetnsWorker::take_socket(int family, int type) {
         p.active = true;
         wake_.notify_all();
     }
+    if (p.fds.empty()) {
+        wake_.notify_all();
+    }
     done_.wait(lock, [&] { return !p.fds.empty() || p.error; });
     if (p.fds.empty()) {
         // Try again later: the failure may be transient (EMFILE).
@@ -138,7 +141,9 @@ Result<UniqueFd> NetnsWorker::take_socket(int family, int type) {
     }
     UniqueFd fd = std::move(p.fds.front());
     p.fds.pop_front();
-    wake_.notify_all();  // top the pool up again, off this thread
+    if (p.fds.size() < kRefillBelow) {
+        wake_.notify_all();  // top the pool up again, off this thread
+    }
     return fd;
 }
 

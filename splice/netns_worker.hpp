@@ -6,8 +6,10 @@
 // connection; entering the namespace per connection (a new thread, or setns()
 // twice) costs far more than the connection itself. NetnsWorker keeps one
 // thread inside the namespace for pastad's lifetime and a small pool of
-// ready sockets per (family, type) that it tops up in the background after
-// every take, so the pool is full whenever the loop is idle.
+// ready sockets per (family, type) that it tops up in the background. The
+// thread is woken only once a pool falls below kRefillBelow and then refills
+// it to kPoolSize in one go: waking it for every take costs a futex wake and
+// two context switches per connection, more than the socket() it saves.
 //
 // Threading: every public member is called from one owner thread (the event
 // loop); the worker thread only runs what call() hands it and the refills.
@@ -48,6 +50,7 @@ public:
     std::size_t pooled() const;
 
     static constexpr std::size_t kPoolSize = 16;
+    static constexpr std::size_t kRefillBelow = kPoolSize / 2;
 
 private:
     struct Pool {

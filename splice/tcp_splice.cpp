@@ -21,13 +21,18 @@
 // only read when pending_[d] < pipe capacity.
 //
 // Readiness: the sockets are Asio posix descriptors on the event loop's
-// io_context. Asio's epoll reactor registers each descriptor once,
-// edge-triggered, so arming a wait costs no system call; this keeps the
-// splice path out of the tap data plane's dispatch and its token space.
-// Because readiness is edge-triggered, a wait is armed only right after the
+// io_context, which keeps the splice path out of the tap data plane's
+// dispatch and its token space. Asio's epoll reactor registers each
+// descriptor once, edge-triggered. A wait is armed only right after the
 // very call it waits for returned EAGAIN, on the same thread, so no edge can
-// be missed in between. (io_uring's IORING_OP_SPLICE would save the wake-up
-// per batch but not the copies, which are what bound this path.)
+// be missed in between whatever the reactor does when arming.
+// Limitation: Asio (1.74) re-arms every async_wait with an epoll_ctl(MOD),
+// one system call per wait; for 1-byte request/response traffic that is one
+// of five calls per message (epoll_wait, epoll_ctl, three splice). For bulk
+// data the path is bound by the kernel's TCP work on the second connection
+// (about 80% of pastad's CPU is under splice_to_socket -> tcp_sendmsg,
+// including the loopback receive into the target's socket), not by calls;
+// io_uring's IORING_OP_SPLICE would not change that work.
 //
 // Events per direction d (sock d -> pipe d -> sock 1-d):
 //   connect done        -> pump both directions
@@ -39,9 +44,13 @@
 //   ECONNRESET, EPIPE or another error on either socket -> reset: SO_LINGER 0
 //                          on both and close, so the peer sees RST as well
 //
-// Limits: pipes are asked for kPipeSize (1 MiB) with F_SETPIPE_SZ; an
-// unprivileged user over fs.pipe-user-pages-soft gets the default 64 KiB,
-// which still works, only with more wake-ups.
+// Limits: a pipe starts at the kernel's default size (64 KiB) and is grown
+// to kPipeSize (1 MiB) with F_SETPIPE_SZ once its direction carries bulk
+// data (half a pipe pending at once, or four pipes' worth moved): most
+// forwarded connections are short exchanges, for which the resize is a cost
+// per connection that buys nothing. An unprivileged user over
+// fs.pipe-user-pages-soft keeps 64 KiB, which still works, only with more
+// wake-ups.
 //
 // Failure: a failed connect() resets the accepted socket (the client sees
 // a refused connection, as it would without pastad). Failure to create
@@ -122,10 +131,7 @@ private:
             }
             pipe_r_[d].reset(p[0]);
             pipe_w_[d].reset(p[1]);
-            int size = ::fcntl(p[1], F_SETPIPE_SZ, kPipeSize);
-            if (size < 0) {
-                size = ::fcntl(p[1], F_GETPIPE_SZ);
-            }
+            const int size = ::fcntl(p[1], F_GETPIPE_SZ);
             capacity_[d] = size > 0 ? static_cast<std::size_t>(size) : 65536;
         }
         log::splice().debug("[S{} tcp] ESTABLISHED, pipes {} bytes", id_, capacity_[0]);
@@ -152,7 +158,12 @@ private:
                              SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
                 if (n > 0) {
                     pending_[d] += static_cast<std::size_t>(n);
+                    moved_[d] += static_cast<std::size_t>(n);
                     progress = true;
+                    if (!grown_[d] &&
+                        (pending_[d] >= capacity_[d] / 2 || moved_[d] >= 4 * capacity_[d])) {
+                        grow(d);
+                    }
                 } else if (n == 0) {
                     eof_[d] = true;
                     progress = true;
@@ -195,6 +206,17 @@ private:
                 }
                 return;
             }
+        }
+    }
+
+    // Enlarges pipe d for a direction that carries bulk data; tried once.
+    void grow(int d) {
+        grown_[d] = true;
+        const int size = ::fcntl(pipe_w_[d].get(), F_SETPIPE_SZ, kPipeSize);
+        if (size > 0 && static_cast<std::size_t>(size) > capacity_[d]) {
+            capacity_[d] = static_cast<std::size_t>(size);
+            ++owner_.stats_.pipes_grown;
+            log::splice().debug("[S{} tcp] pipe {} grown to {} bytes", id_, d, size);
         }
     }
 
@@ -252,6 +274,8 @@ private:
     UniqueFd pipe_w_[2];
     std::size_t capacity_[2] = {65536, 65536};
     std::size_t pending_[2] = {0, 0};
+    std::size_t moved_[2] = {0, 0};  // bytes read into pipe d so far
+    bool grown_[2] = {false, false};
     bool eof_[2] = {false, false};   // sock d returned end-of-file
     bool shut_[2] = {false, false};  // direction d's FIN was passed on
     bool wait_r_[2] = {false, false};

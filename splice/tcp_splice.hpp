@@ -27,6 +27,7 @@ public:
         std::uint64_t refused = 0;        // the outbound connect() failed
         std::uint64_t resets = 0;         // closed with SO_LINGER 0 after an error or reset
         std::uint64_t bytes[2] = {0, 0};  // [0]: accepted -> connected side, [1]: back
+        std::uint64_t pipes_grown = 0;    // pipes enlarged to kPipeSize for bulk data
     };
 
     explicit TcpSplicer(boost::asio::io_context& io);
@@ -44,7 +45,8 @@ public:
     std::size_t active() const { return conns_.size(); }
     const Stats& stats() const { return stats_; }
 
-    // Pipe capacity asked for with F_SETPIPE_SZ (the kernel may give less).
+    // Pipe capacity asked for with F_SETPIPE_SZ once a direction carries bulk
+    // data (the kernel may give less); pipes start at the default size.
     static constexpr int kPipeSize = 1 << 20;
 
     class Conn;

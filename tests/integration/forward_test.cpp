@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -74,11 +75,15 @@ protected:
         files_.push_back("/tmp/pastad-fwd-" + sb_->host + "-" + tag);
         return files_.back();
     }
-    int fd_count() const {
+    // pastad's open descriptors; with `prefix`, only those whose link
+    // starts with it ("pipe:", "socket:").
+    int fd_count(const std::string& prefix = "") const {
         int n = 0;
-        for ([[maybe_unused]] const auto& e :
+        for (const auto& e :
              std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/fd")) {
-            ++n;
+            std::error_code ec;
+            const auto target = std::filesystem::read_symlink(e.path(), ec).string();
+            n += target.rfind(prefix, 0) == 0 ? 1 : 0;
         }
         return n;
     }
@@ -120,20 +125,58 @@ TEST_F(ForwardTest, NamespaceLoopbackReachesHostServer) {
     EXPECT_EQ(sh(in_target("socat -T3 - TCP:127.0.0.1:18082 </dev/null")).out, "host-side\n");
 }
 
+TEST_F(ForwardTest, NamespaceSideForwardsListenOnLoopbackOnly) {
+    // -T/-U forward the namespace's loopback to the host's: a service
+    // reached that way must not be offered on the namespace's other
+    // addresses, where it would be visible to whatever can reach them.
+    ASSERT_EQ(start("-t none -u none -T 18082:82 -U 18083:83").status, 0);
+    serve_in_host("socat -t5 TCP6-LISTEN:82,ipv6only=0,reuseaddr,fork SYSTEM:'echo host-side'",
+                  "-t sport = :82");
+    serve_in_host("socat UDP6-LISTEN:83,ipv6only=0,reuseaddr,fork EXEC:cat", "-u sport = :83");
+    EXPECT_EQ(sh(in_target("socat -T3 - TCP4:127.0.0.1:18082 </dev/null")).out, "host-side\n");
+    EXPECT_EQ(sh(in_target("socat -T3 - TCP6:[::1]:18082 </dev/null")).out, "host-side\n");
+    EXPECT_EQ(sh(in_target("echo lo4 | socat -T2 - UDP4:127.0.0.1:18083")).out, "lo4\n");
+    EXPECT_EQ(sh(in_target("echo lo6 | socat -T2 - UDP6:[::1]:18083")).out, "lo6\n");
+    // The namespace's own (non-loopback) addresses.
+    EXPECT_EQ(sh(in_target("socat -T3 - TCP4:198.51.100.2:18082 </dev/null")).out, "");
+    EXPECT_EQ(sh(in_target("socat -T3 - TCP6:[2001:db8::2]:18082 </dev/null")).out, "");
+    EXPECT_EQ(sh(in_target("echo own4 | socat -T1 - UDP4:198.51.100.2:18083")).out, "");
+    EXPECT_EQ(sh(in_target("echo own6 | socat -T1 - UDP6:[2001:db8::2]:18083")).out, "");
+    const auto ns = sh(in_target("ss -Hlntu 'sport = :18082 or sport = :18083'")).out;
+    for (const auto& line : {"127.0.0.1:18082", "[::1]:18082", "127.0.0.1:18083", "[::1]:18083"}) {
+        EXPECT_NE(ns.find(line), std::string::npos) << line << " missing in\n" << ns;
+    }
+    EXPECT_EQ(ns.find("*:1808"), std::string::npos) << ns;
+    EXPECT_EQ(ns.find("0.0.0.0:1808"), std::string::npos) << ns;
+    EXPECT_EQ(ns.find("[::]:1808"), std::string::npos) << ns;
+}
+
 TEST_F(ForwardTest, AutoFollowsServerStartAndExit) {
     ASSERT_EQ(start("").status, 0) << "pasta's default for every option is auto";
+    // The promise: a server started in the namespace is reachable from the
+    // host within two seconds of listening, and stops being forwarded within
+    // two seconds of exiting.
+    constexpr auto kPromise = std::chrono::seconds(2);
+    const auto reachable = [&] {
+        return sh(in_host("socat -T1 - TCP:127.0.0.1:18123 </dev/null")).out == "auto\n";
+    };
     sh(
         in_target("socat TCP-LISTEN:18123,reuseaddr,fork SYSTEM:'echo auto' >/dev/null 2>&1 & "
                   "echo $! > " +
                   temp("auto.pid")));
-    const auto began = std::chrono::steady_clock::now();
-    EXPECT_TRUE(eventually(
-        [&] { return sh(in_host("socat -T1 - TCP:127.0.0.1:18123 </dev/null")).out == "auto\n"; },
-        milliseconds(2500)));
-    EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(3));
+    ASSERT_TRUE(
+        eventually([&] { return !sh(in_target("ss -Hlnt 'sport = :18123'")).out.empty(); }));
+    auto began = std::chrono::steady_clock::now();
+    EXPECT_TRUE(eventually(reachable, kPromise));
+    EXPECT_LT(std::chrono::steady_clock::now() - began, kPromise);
+
     sh("kill $(cat " + temp("auto.pid") + ")");
-    EXPECT_TRUE(eventually([&] { return sh(in_host("ss -Hlnt 'sport = :18123'")).out.empty(); },
-                           milliseconds(2500)));
+    ASSERT_TRUE(eventually([&] { return sh(in_target("ss -Hlnt 'sport = :18123'")).out.empty(); }));
+    began = std::chrono::steady_clock::now();
+    EXPECT_TRUE(
+        eventually([&] { return sh(in_host("ss -Hlnt 'sport = :18123'")).out.empty(); }, kPromise));
+    EXPECT_LT(std::chrono::steady_clock::now() - began, kPromise);
+    EXPECT_FALSE(reachable());
 }
 
 TEST_F(ForwardTest, OneGibibyteEachWayThroughSpliceKeepsItsHash) {
@@ -187,9 +230,19 @@ TEST_F(ForwardTest, ThousandShortConnectionsLeaveNoDescriptorBehind) {
     ASSERT_EQ(connect_in_ns(sb_->host, 18080, 5), 5);  // warms the socket pool
     sh("sleep 0.3");
     const int before = fd_count();
+    const int pipes_before = fd_count("pipe:");
     EXPECT_EQ(connect_in_ns(sb_->host, 18080, 1000), 1000);
-    EXPECT_TRUE(eventually([&] { return fd_count() == before; }, milliseconds(3000)))
-        << "before " << before << " after " << fd_count();
+    // The namespace's socket pool holds anywhere between its refill mark and
+    // its size (NetnsWorker::kPoolSize), so the count may differ by that
+    // much; a leak of one connection in a hundred is far more, and every
+    // spliced connection has its own pipes.
+    constexpr int kPoolSlack = 16;
+    EXPECT_TRUE(eventually(
+        [&] {
+            return fd_count("pipe:") == pipes_before && std::abs(fd_count() - before) <= kPoolSlack;
+        },
+        milliseconds(3000)))
+        << "before " << before << " after " << fd_count() << ", pipes " << fd_count("pipe:");
 }
 
 TEST_F(ForwardTest, RemoteClientReachesNamespaceWithItsOwnAddress) {

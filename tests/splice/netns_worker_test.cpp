@@ -76,6 +76,28 @@ TEST_F(NetnsWorkerTest, PoolRefillsInTheBackground) {
     EXPECT_EQ(w.pooled(), NetnsWorker::kPoolSize);
 }
 
+TEST_F(NetnsWorkerTest, PoolRefillsInBatchesNotAfterEveryTake) {
+    NetnsWorker w(ns_.get());
+    const auto wait_full = [&] {
+        for (int i = 0; i < 200 && w.pooled() < NetnsWorker::kPoolSize; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return w.pooled();
+    };
+    (void)w.take_socket(AF_INET, SOCK_STREAM);
+    ASSERT_EQ(wait_full(), NetnsWorker::kPoolSize);
+    // Down to the low-water mark: the worker is left asleep.
+    const std::size_t keep = NetnsWorker::kRefillBelow;
+    for (std::size_t i = 0; i < NetnsWorker::kPoolSize - keep; ++i) {
+        ASSERT_TRUE(w.take_socket(AF_INET, SOCK_STREAM).ok());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(w.pooled(), keep);
+    // One below it: refilled to the full size.
+    ASSERT_TRUE(w.take_socket(AF_INET, SOCK_STREAM).ok());
+    EXPECT_EQ(wait_full(), NetnsWorker::kPoolSize);
+}
+
 TEST_F(NetnsWorkerTest, CallRunsInsideAndRethrows) {
     NetnsWorker w(ns_.get());
     ino_t seen = 0;

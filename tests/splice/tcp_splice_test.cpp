@@ -71,6 +71,7 @@ TEST_F(TcpSpliceTest, BytesFlowBothWaysAndAreCounted) {
     const auto st = loop_.run_on([&] { return splicer_.stats(); });
     EXPECT_EQ(st.bytes[0], 5u);
     EXPECT_EQ(st.bytes[1], 3u);
+    EXPECT_EQ(st.pipes_grown, 0u) << "a short exchange keeps the default pipes";
 }
 
 TEST_F(TcpSpliceTest, LargeTransferArrivesIntact) {
@@ -92,6 +93,8 @@ TEST_F(TcpSpliceTest, LargeTransferArrivesIntact) {
     writer.join();
     EXPECT_EQ(got.size(), data.size());
     EXPECT_TRUE(got == data);
+    const auto st = loop_.run_on([&] { return splicer_.stats(); });
+    EXPECT_EQ(st.pipes_grown, 1u) << "only the direction that carried bulk data";
 }
 
 TEST_F(TcpSpliceTest, HalfClosePropagatesAndOtherDirectionContinues) {

@@ -23,23 +23,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
-class ForwardTest : public ::testing::Test {
+class ForwardTest : public SandboxTest<> {
 protected:
-    void SetUp() override {
-        std::string why;
-        if (!can_sandbox(why)) {
-            GTEST_SKIP() << why;
-        }
-        sb_ = std::make_unique<Sandbox>();
-        target_ = sb_->new_target();
-        pid_file_ = "/tmp/pastad-fwd-" + sb_->host + ".pid";
-    }
     void TearDown() override {
-        const pid_t pid = read_pid_file(pid_file_);
-        if (alive(pid)) {
-            ::kill(pid, SIGKILL);
-        }
-        ::unlink(pid_file_.c_str());
+        SandboxTest::TearDown();
         for (const auto& f : files_) {
             ::unlink(f.c_str());
         }
@@ -88,9 +75,6 @@ protected:
         return n;
     }
 
-    std::unique_ptr<Sandbox> sb_;
-    std::string target_;
-    std::string pid_file_;
     pid_t pid_ = -1;
     std::vector<std::string> files_;
 };

@@ -15,26 +15,10 @@ namespace {
 
 using std::chrono::milliseconds;
 
-class LifecycleTest : public ::testing::Test {
+class LifecycleTest : public SandboxTest<> {
 protected:
-    void SetUp() override {
-        std::string why;
-        if (!can_sandbox(why)) {
-            GTEST_SKIP() << why;
-        }
-        sb_ = std::make_unique<Sandbox>();
-        pid_file_ = "/tmp/pastad-life-" + sb_->host + ".pid";
-    }
-    void TearDown() override {
-        const pid_t pid = read_pid_file(pid_file_);
-        if (alive(pid)) {
-            ::kill(pid, SIGKILL);
-        }
-        ::unlink(pid_file_.c_str());
-    }
-
-    std::unique_ptr<Sandbox> sb_;
-    std::string pid_file_;
+    // Each test makes the target namespaces it needs.
+    LifecycleTest() { make_target_ = false; }
 };
 
 TEST_F(LifecycleTest, NetnsFileRemovalEndsDaemonWithinOneSecond) {

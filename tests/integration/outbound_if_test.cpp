@@ -19,15 +19,13 @@
 namespace pastad::test {
 namespace {
 
-class OutboundIfTest : public ::testing::Test {
+class OutboundIfTest : public SandboxTest<> {
 protected:
     void SetUp() override {
-        std::string why;
-        if (!can_sandbox(why)) {
-            GTEST_SKIP() << why;
+        SandboxTest::SetUp();
+        if (IsSkipped()) {
+            return;
         }
-        sb_ = std::make_unique<Sandbox>();
-        target_ = sb_->new_target();
         side_ = sb_->new_target();
         side_if_ = sb_->veth_host + "o";
         const std::string peer = sb_->veth_host + "p";
@@ -57,14 +55,6 @@ protected:
         serve("ip netns exec " + sb_->up, "up");
         serve("ip netns exec " + side_, "side");
     }
-    void TearDown() override {
-        const pid_t pid = read_pid_file(pid_file_);
-        if (alive(pid)) {
-            ::kill(pid, SIGKILL);
-        }
-        ::unlink(pid_file_.c_str());
-    }
-
     // A TCP server on port 7000 and UDP ones on 7001, both families,
     // answering `word`. The UDP servers are bound to the far addresses, so
     // that replies leave from the address the client's socket is connected to.
@@ -97,8 +87,7 @@ protected:
         return out;
     }
 
-    std::unique_ptr<Sandbox> sb_;
-    std::string target_, side_, side_if_, pid_file_;
+    std::string side_, side_if_;
 };
 
 TEST_F(OutboundIfTest, WithoutOptionTrafficFollowsTheHostRoutes) {

@@ -9,27 +9,9 @@
 namespace pastad::test {
 namespace {
 
-class ReflectTest : public ::testing::Test {
+class ReflectTest : public SandboxTest<> {
 protected:
-    void SetUp() override {
-        std::string why;
-        if (!can_sandbox(why)) {
-            GTEST_SKIP() << why;
-        }
-        sb_ = std::make_unique<Sandbox>();
-        target_ = sb_->new_target();
-        pid_file_ = "/tmp/pastad-test-" + target_ + ".pid";
-    }
-
-    void TearDown() override {
-        if (!pid_file_.empty()) {
-            const pid_t pid = read_pid_file(pid_file_);
-            if (alive(pid)) {
-                ::kill(pid, SIGTERM);
-            }
-            ::unlink(pid_file_.c_str());
-        }
-    }
+    ReflectTest() { stop_signal_ = SIGTERM; }
 
     // Starts pastad in the sandbox host against the target; returns its status.
     CmdResult start(const std::string& opts) {
@@ -64,10 +46,6 @@ protected:
         }
         return "";
     }
-
-    std::unique_ptr<Sandbox> sb_;
-    std::string target_;
-    std::string pid_file_;
 };
 
 TEST_F(ReflectTest, ConfigNetCopiesAddressesRoutesAndSetsMtu) {

@@ -10,9 +10,13 @@
 // Names carry the test process's PID and a counter, so runs can overlap.
 #pragma once
 
+#include <signal.h>
 #include <sys/types.h>
+#include <unistd.h>
 
+#include <gtest/gtest.h>
 #include <chrono>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -80,5 +84,44 @@ pid_t read_pid_file(const std::string& path);
 
 // True while process `pid` exists.
 bool alive(pid_t pid);
+
+// Fixture base for tests that run pastad in a sandbox. SetUp() skips the
+// test where namespaces cannot be made, else makes the sandbox, a target
+// namespace (unless a derived constructor clears make_target_) and names a
+// PID file; TearDown() stops a daemon that file still names, with
+// stop_signal_, and removes the file. A derived SetUp() calls this one first
+// and returns when IsSkipped(). `Base` is ::testing::Test or a
+// ::testing::TestWithParam<...>.
+template <typename Base = ::testing::Test>
+class SandboxTest : public Base {
+protected:
+    void SetUp() override {
+        std::string why;
+        if (!can_sandbox(why)) {
+            GTEST_SKIP() << why;
+        }
+        sb_ = std::make_unique<Sandbox>();
+        if (make_target_) {
+            target_ = sb_->new_target();
+        }
+        pid_file_ = "/tmp/pastad-" + sb_->host + ".pid";
+    }
+    void TearDown() override {
+        if (pid_file_.empty()) {
+            return;
+        }
+        const pid_t pid = read_pid_file(pid_file_);
+        if (alive(pid)) {
+            ::kill(pid, stop_signal_);
+        }
+        ::unlink(pid_file_.c_str());
+    }
+
+    bool make_target_ = true;
+    int stop_signal_ = SIGKILL;
+    std::unique_ptr<Sandbox> sb_;
+    std::string target_;
+    std::string pid_file_;
+};
 
 }  // namespace pastad::test

@@ -12,25 +12,8 @@
 namespace pastad::test {
 namespace {
 
-class SpliceOnlyTest : public ::testing::Test {
+class SpliceOnlyTest : public SandboxTest<> {
 protected:
-    void SetUp() override {
-        std::string why;
-        if (!can_sandbox(why)) {
-            GTEST_SKIP() << why;
-        }
-        sb_ = std::make_unique<Sandbox>();
-        target_ = sb_->new_target();
-        pid_file_ = "/tmp/pastad-splonly-" + sb_->host + ".pid";
-    }
-    void TearDown() override {
-        const pid_t pid = read_pid_file(pid_file_);
-        if (alive(pid)) {
-            ::kill(pid, SIGKILL);
-        }
-        ::unlink(pid_file_.c_str());
-    }
-
     CmdResult start(const std::string& opts) {
         return sh(sb_->in_host(pastad_binary() + " -q -P " + pid_file_ + " " + opts +
                                " --netns /run/netns/" + target_ + " 2>&1"));
@@ -41,9 +24,6 @@ protected:
     std::string in_host(const std::string& cmd) const {
         return sb_->in_host("sh -c " + quote(cmd));
     }
-    std::unique_ptr<Sandbox> sb_;
-    std::string target_;
-    std::string pid_file_;
 };
 
 TEST_F(SpliceOnlyTest, ForwardsReachNamespaceLoopbackWithNoTapPresent) {

@@ -48,17 +48,8 @@ int make_tun_in(const std::string& ns, const char* name, short flags) {
     return fd;
 }
 
-class TapFdTest : public ::testing::Test {
+class TapFdTest : public SandboxTest<> {
 protected:
-    void SetUp() override {
-        std::string why;
-        if (!can_sandbox(why)) {
-            GTEST_SKIP() << why;
-        }
-        sb_ = std::make_unique<Sandbox>();
-        target_ = sb_->new_target();
-        pid_file_ = "/tmp/pastad-tapfd-" + sb_->host + ".pid";
-    }
     void TearDown() override {
         if (child_ > 0) {
             ::kill(child_, SIGKILL);
@@ -67,7 +58,7 @@ protected:
         if (tap_ >= 0) {
             ::close(tap_);
         }
-        ::unlink(pid_file_.c_str());
+        SandboxTest::TearDown();
     }
 
     // Runs pastad in the foreground in the sandbox's host namespace; a
@@ -99,9 +90,6 @@ protected:
         return "ip netns exec " + target_ + " sh -c " + quote(cmd);
     }
 
-    std::unique_ptr<Sandbox> sb_;
-    std::string target_;
-    std::string pid_file_;
     int tap_ = -1;
     pid_t child_ = -1;
 };

@@ -228,7 +228,12 @@ int main(int argc, char* argv[]) {
 
     const Config& cfg = parsed.config;
     close_inherited_fds(cfg.tap_fd);
-    log::configure(log_settings(cfg, false));
+    try {
+        log::configure(log_settings(cfg, false));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "pastad: %s\n", e.what());
+        return 1;
+    }
     for (const auto& warning : parsed.warnings) {
         log::daemon().warn("{}", warning);
     }

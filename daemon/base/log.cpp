@@ -2,6 +2,9 @@
 // daemon/base/log.cpp - logger registry and sink set-up
 #include "log.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/sinks/syslog_sink.h>
@@ -11,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <system_error>
 #include <vector>
 
 #include "check.hpp"
@@ -61,6 +65,13 @@ void configure(const Settings& s) {
             std::make_shared<spdlog::sinks::syslog_sink_mt>("pastad", LOG_PID, LOG_DAEMON, false));
     }
     if (!s.file.empty()) {
+        // Open it once here: the file sink would create missing directories
+        // and its exception names no reason a user can act on.
+        const int fd = ::open(s.file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0) {
+            throw std::system_error(errno, std::generic_category(), "opening log file " + s.file);
+        }
+        ::close(fd);
         // Keep one rotated file so the total stays near the requested size.
         const std::size_t half = s.file_size / 2 > 0 ? s.file_size / 2 : 1;
         sinks.push_back(

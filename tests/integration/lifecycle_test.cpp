@@ -21,6 +21,22 @@ protected:
     LifecycleTest() { make_target_ = false; }
 };
 
+// A log file that cannot be opened is a clear start-up error, and no
+// directory on its path is created.
+TEST_F(LifecycleTest, UnopenableLogFileFailsTheStartAndCreatesNothing) {
+    const auto target = sb_->new_target();
+    const std::string dir = "/tmp/pastad-nolog-" + sb_->host;
+    for (const std::string& path : {dir + "/sub/log", std::string("/tmp")}) {
+        const auto r = sh(sb_->in_host(pastad_binary() + " -f -q -l " + path +
+                                       " --netns /run/netns/" + target + " 2>&1"));
+        EXPECT_EQ(r.status, 1) << r.out;
+        EXPECT_NE(r.out.find("pastad: opening log file " + path + ": "), std::string::npos)
+            << r.out;
+        EXPECT_EQ(r.out.find("terminate"), std::string::npos) << r.out;
+    }
+    EXPECT_NE(sh("test -e " + dir).status, 0) << dir << " was created";
+}
+
 TEST_F(LifecycleTest, NetnsFileRemovalEndsDaemonWithinOneSecond) {
     const auto target = sb_->new_target();
     // `timeout` proves the caller gets end-of-file on the output pipe: a
